@@ -1,0 +1,1 @@
+"""The `databus` command line. Sub-commands import their roles lazily (DESIGN.md §2)."""

@@ -1,0 +1,36 @@
+"""Entry point of the `databus` console script."""
+
+from __future__ import annotations
+
+import click
+
+from databus.cli.stack_cmd import stack
+from databus.cli.topics_cmd import topics
+from databus.settings import Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="databus")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Project 06 population data-sharing bus."""
+    ctx.obj = Settings()
+
+
+cli.add_command(stack)
+cli.add_command(topics)
+
+
+@cli.command()
+@click.option("--events", default=5, show_default=True, help="Heartbeats to publish and read back.")
+@click.pass_obj
+def demo(settings: Settings, events: int) -> None:
+    """Publish and consume Avro events through the registry; print what happened."""
+    from databus.demo import run_demo
+
+    run_demo(settings, events)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="databus")

@@ -1,0 +1,68 @@
+"""`databus stack up|down|status`: the local real stack."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from databus.cli.output import console, emit_json, fail
+from databus.settings import Settings
+from databus.stack.errors import StackError
+from databus.stack.launcher import Stack
+from databus.stack.parts import DATABASE_PARTS, DEFAULT_PARTS, PARTS
+
+
+def _stack(settings: Settings) -> Stack:
+    return Stack(settings.stack_dir, settings.cache_dir)
+
+
+@click.group()
+def stack() -> None:
+    """Start, inspect and stop the local Kafka, registry and databases."""
+
+
+@stack.command()
+@click.option("--with", "extra", multiple=True, type=click.Choice(sorted(PARTS)),
+              help="Start this part too (repeatable): postgres, mariadb.")
+@click.option("--all", "all_parts", is_flag=True, help="Start Kafka, registry, PostgreSQL and MariaDB.")
+@click.pass_obj
+def up(settings: Settings, extra: tuple[str, ...], all_parts: bool) -> None:
+    """Start Kafka (KRaft) and the registry, plus the databases asked for."""
+    names = list(DEFAULT_PARTS) + [n for n in (DATABASE_PARTS if all_parts else extra)
+                                   if n not in DEFAULT_PARTS]
+    try:
+        state = _stack(settings).up(dict.fromkeys(names), report=console.print)
+    except StackError as exc:
+        fail(str(exc))
+    console.print(f"stack up in {state.stack_dir}; stop it with `databus stack down`")
+
+
+@stack.command()
+@click.pass_obj
+def down(settings: Settings) -> None:
+    """Stop exactly the processes `stack up` started (by pid file)."""
+    try:
+        stopped = _stack(settings).down(report=console.print)
+    except StackError as exc:
+        fail(str(exc))
+    if not stopped:
+        console.print("nothing was running")
+
+
+@stack.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def status(settings: Settings, as_json: bool) -> None:
+    """Show each part, its address and whether it answers. Exit 1 if one does not."""
+    parts = _stack(settings).status()
+    if as_json:
+        emit_json({"stack_dir": str(settings.stack_dir.resolve()),
+                   "parts": [p.as_dict() for p in parts]})
+    else:
+        table = Table("part", "address", "url", "pid", "answers")
+        for p in parts:
+            table.add_row(p.name, p.address, p.url, str(p.pid),
+                          "[green]yes[/]" if p.answers else "[red]no[/]")
+        console.print(table if parts else "no stack part started here")
+    if not parts or not all(p.answers for p in parts):
+        raise SystemExit(1)

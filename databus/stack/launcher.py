@@ -1,0 +1,115 @@
+"""Bring the local stack up, report its status, and take it down again.
+
+Every part runs from `<stack_dir>/<part>`, logs to `<stack_dir>/<part>/<part>.log` and
+has a pid file `<stack_dir>/<part>.pid`; `down` stops exactly those pids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from databus.stack.errors import StackError
+from databus.stack.part import Part
+from databus.stack.parts import PARTS
+from databus.stack.process import is_ours, port_open, stop
+from databus.stack.state import PartRecord, StackState
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    """What `stack status` shows for one part."""
+
+    name: str
+    address: str
+    url: str
+    pid: int
+    running: bool
+    answers: bool
+    log: str
+
+    def as_dict(self) -> dict[str, object]:
+        return self.__dict__.copy()
+
+
+class Stack:
+    """The local stack of one directory (default `.stack`), jars cached in `cache_dir`."""
+
+    def __init__(self, stack_dir: Path, cache_dir: Path) -> None:
+        self.stack_dir = stack_dir.resolve()
+        self.cache_dir = cache_dir
+
+    def part(self, name: str) -> Part:
+        try:
+            return PARTS[name](self.stack_dir, self.cache_dir)
+        except KeyError:
+            raise StackError(f"unknown stack part {name!r}; known: {', '.join(PARTS)}") from None
+
+    def state(self) -> StackState:
+        return StackState.load(self.stack_dir) or StackState(stack_dir=str(self.stack_dir))
+
+    def up(self, names: Iterable[str], report: Report = print) -> StackState:
+        """Start the named parts that are not already running and answering; wait for all."""
+        state = self.state()
+        pending: list[tuple[Part, PartRecord]] = []
+        try:
+            for name in names:
+                part = self.part(name)
+                record = state.parts.get(name)
+                if record and is_ours(record.pid, record.marker) and part.probe(record):
+                    report(f"{name}: already running on {record.address}")
+                    continue
+                if record:
+                    self._stop_record(part, record)
+                report(f"{name}: starting")
+                record = part.launch()
+                state.parts[name] = record
+                state.save()
+                pending.append((part, record))
+            for part, record in pending:
+                part.wait_ready(record)
+                report(f"{part.name}: ready on {record.address} (log {record.log})")
+        except BaseException:
+            for part, record in pending:
+                with contextlib.suppress(Exception):
+                    self._stop_record(part, record)
+                state.parts.pop(part.name, None)
+            state.save()
+            raise
+        return state
+
+    def down(self, report: Report = print) -> list[str]:
+        """Stop every part this stack started (by pid file and marker); return their names."""
+        state = self.state()
+        stopped = []
+        for name, record in reversed(list(state.parts.items())):
+            killed = self._stop_record(self.part(name), record)
+            report(f"{name}: stopped" + (" (killed after grace period)" if killed else ""))
+            stopped.append(name)
+        state.parts.clear()
+        state.save()
+        return stopped
+
+    def status(self) -> list[PartStatus]:
+        """Each started part, its address and whether it runs and answers right now."""
+        result = []
+        for name, record in self.state().parts.items():
+            running = is_ours(record.pid, record.marker)
+            answers = running and self.part(name).probe(record)
+            result.append(PartStatus(name=name, address=record.address, url=record.url,
+                                     pid=record.pid, running=running, answers=answers,
+                                     log=record.log))
+        return result
+
+    def _stop_record(self, part: Part, record: PartRecord) -> bool:
+        killed = stop(record.pid, record.marker, sig=part.stop_signal)
+        part.cleanup(record)
+        part.pid_file.unlink(missing_ok=True)
+        host, port = record.address.rsplit(":", 1)
+        if port_open(host, int(port)):
+            raise StackError(f"{part.name} stopped but {record.address} still accepts connections")
+        return killed

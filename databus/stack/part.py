@@ -1,0 +1,72 @@
+"""What every part of the local stack (broker, registry, database) provides to the launcher."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar
+
+from databus.stack.errors import StackError
+from databus.stack.process import is_ours, tail_file
+from databus.stack.state import PartRecord
+
+
+class Part(ABC):
+    """One server of the stack, started fresh in `<stack_dir>/<name>` on free loopback ports."""
+
+    name: ClassVar[str]
+    ready_timeout: ClassVar[float] = 90.0
+    stop_signal: ClassVar[int] = signal.SIGTERM
+
+    def __init__(self, stack_dir: Path, cache_dir: Path) -> None:
+        self.stack_dir = stack_dir.resolve()
+        self.cache_dir = cache_dir
+        self.run_dir = self.stack_dir / self.name
+        self.log = self.run_dir / f"{self.name}.log"
+        self.pid_file = self.stack_dir / f"{self.name}.pid"
+
+    @property
+    def marker(self) -> str:
+        """Every process we start carries the stack directory on its command line."""
+        return str(self.run_dir)
+
+    def fresh_run_dir(self) -> None:
+        """Throwaway servers: every start begins with an empty data directory."""
+        if self.run_dir.exists():
+            shutil.rmtree(self.run_dir)
+        self.run_dir.mkdir(parents=True)
+
+    @abstractmethod
+    def launch(self) -> PartRecord:
+        """Prepare tools, artifacts and data, spawn the server, and return its record."""
+
+    @abstractmethod
+    def probe(self, record: PartRecord) -> bool:
+        """Whether the server answers a real request now (not merely a bound port)."""
+
+    def on_ready(self, record: PartRecord) -> None:  # noqa: B027 - optional hook
+        """Work to do once the server answers (settings, users, databases)."""
+
+    def cleanup(self, record: PartRecord) -> None:  # noqa: B027 - optional hook
+        """Remove what the part left outside its run directory (e.g. socket dirs)."""
+
+    def wait_ready(self, record: PartRecord) -> None:
+        """Wait until `probe` succeeds; fail fast with the log's tail if the process died."""
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if not is_ours(record.pid, record.marker):
+                raise StackError(
+                    f"{self.name} exited during start-up (log: {record.log}):\n"
+                    f"{tail_file(Path(record.log))}"
+                )
+            if self.probe(record):
+                self.on_ready(record)
+                return
+            time.sleep(0.5)
+        raise StackError(
+            f"{self.name} did not answer on {record.address} within {self.ready_timeout:.0f} s "
+            f"(log: {record.log}):\n{tail_file(Path(record.log))}"
+        )

@@ -1,0 +1,83 @@
+"""Apache Kafka 4.x, one node in KRaft mode (broker and controller), from Maven Central jars."""
+
+from __future__ import annotations
+
+from confluent_kafka.admin import AdminClient
+
+from databus.stack.artifacts import LOCAL_DEPLOY, java, kafka_libs
+from databus.stack.part import Part
+from databus.stack.process import free_port, run_checked, spawn
+from databus.stack.state import PartRecord
+
+HEAP = ["-Xms256m", "-Xmx512m"]
+
+
+class KafkaPart(Part):
+    """Single-node KRaft broker on loopback, automatic topic creation off."""
+
+    name = "kafka"
+
+    def launch(self) -> PartRecord:
+        self.fresh_run_dir()
+        libs = kafka_libs(self.cache_dir, self.log)
+        port, controller_port = free_port(), free_port()
+        props = self.run_dir / "server.properties"
+        props.write_text(_server_properties(port, controller_port, self.run_dir / "data"))
+        classpath = f"{libs}/*"
+        base = [java(), *HEAP, f"-Dlog4j2.configurationFile={LOCAL_DEPLOY / 'kafka' / 'log4j2.properties'}"]
+        cluster_id = run_checked(
+            [*base, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
+            what="kafka-storage random-uuid",
+            log=self.log,
+        ).strip().splitlines()[-1]
+        run_checked(
+            [*base, "-cp", classpath, "kafka.tools.StorageTool", "format",
+             "-t", cluster_id, "-c", str(props), "--ignore-formatted"],
+            what="kafka-storage format",
+            log=self.log,
+        )
+        pid = spawn(
+            [*base, f"-Ddatabus.stack={self.marker}", "-cp", classpath, "kafka.Kafka", str(props)],
+            log=self.log,
+            pid_file=self.pid_file,
+        )
+        address = f"127.0.0.1:{port}"
+        return PartRecord(
+            name=self.name, pid=pid, address=address, url=address, log=str(self.log),
+            marker=self.marker,
+            extra={"controller": f"127.0.0.1:{controller_port}", "cluster_id": cluster_id,
+                   "libs": str(libs)},
+        )
+
+    def probe(self, record: PartRecord) -> bool:
+        admin = AdminClient({"bootstrap.servers": record.url, "socket.timeout.ms": 2000})
+        try:
+            admin.list_topics(timeout=2)
+        except Exception:
+            return False
+        return True
+
+
+def _server_properties(port: int, controller_port: int, log_dir: object) -> str:
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "log.dirs": str(log_dir),
+        "auto.create.topics.enable": "false",
+        "num.partitions": "1",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "log.flush.interval.messages": "9223372036854775807",
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())

@@ -1,0 +1,1 @@
+"""Everything that puts events on the bus: ministry SDK, outbox relay, file loader, generator."""
