@@ -82,17 +82,24 @@ class Stack:
             raise
         return state
 
-    def down(self, report: Report = print) -> list[str]:
-        """Stop every part this stack started (by pid file and marker); return their names."""
+    def down(self, names: Iterable[str] | None = None, report: Report = print) -> list[str]:
+        """Stop the parts this stack started (all, or those named), by pid file and marker."""
         state = self.state()
+        wanted = set(names) if names is not None else set(state.parts)
         stopped = []
         for name, record in reversed(list(state.parts.items())):
+            if name not in wanted:
+                continue
             killed = self._stop_record(self.part(name), record)
             report(f"{name}: stopped" + (" (killed after grace period)" if killed else ""))
             stopped.append(name)
-        state.parts.clear()
+            del state.parts[name]
         state.save()
         return stopped
+
+    def running(self) -> set[str]:
+        """Names of the parts that run and answer now."""
+        return {s.name for s in self.status() if s.answers}
 
     def status(self) -> list[PartStatus]:
         """Each started part, its address and whether it runs and answers right now."""

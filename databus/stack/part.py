@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import pwd
 import shutil
 import signal
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
 from databus.stack.errors import StackError
-from databus.stack.process import is_ours, tail_file
+from databus.stack.process import chown_tree, is_ours, tail_file
 from databus.stack.state import PartRecord
 
 
@@ -33,6 +35,16 @@ class Part(ABC):
         """Every process we start carries the stack directory on its command line."""
         return str(self.run_dir)
 
+    def service_dir(self, user: pwd.struct_passwd | None) -> Path:
+        """A fresh directory for a database's data and socket, reachable by its service user.
+
+        It lives in the system temp dir (world-traversable, short paths for unix sockets),
+        because the stack directory may sit under a path the service user cannot enter.
+        """
+        path = Path(tempfile.mkdtemp(prefix=f"databus-{self.name}-"))
+        chown_tree(path, user)
+        return path
+
     def fresh_run_dir(self) -> None:
         """Throwaway servers: every start begins with an empty data directory."""
         if self.run_dir.exists():
@@ -50,8 +62,11 @@ class Part(ABC):
     def on_ready(self, record: PartRecord) -> None:  # noqa: B027 - optional hook
         """Work to do once the server answers (settings, users, databases)."""
 
-    def cleanup(self, record: PartRecord) -> None:  # noqa: B027 - optional hook
-        """Remove what the part left outside its run directory (e.g. socket dirs)."""
+    def cleanup(self, record: PartRecord) -> None:
+        """Remove what the part left outside its run directory (its service dir)."""
+        service_dir = record.extra.get("service_dir")
+        if service_dir:
+            shutil.rmtree(service_dir, ignore_errors=True)
 
     def wait_ready(self, record: PartRecord) -> None:
         """Wait until `probe` succeeds; fail fast with the log's tail if the process died."""

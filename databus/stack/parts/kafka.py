@@ -18,13 +18,14 @@ class KafkaPart(Part):
     name = "kafka"
 
     def launch(self) -> PartRecord:
+        java_bin = java()
         self.fresh_run_dir()
         libs = kafka_libs(self.cache_dir, self.log)
         port, controller_port = free_port(), free_port()
         props = self.run_dir / "server.properties"
         props.write_text(_server_properties(port, controller_port, self.run_dir / "data"))
         classpath = f"{libs}/*"
-        base = [java(), *HEAP, f"-Dlog4j2.configurationFile={LOCAL_DEPLOY / 'kafka' / 'log4j2.properties'}"]
+        base = [java_bin, *HEAP, f"-Dlog4j2.configurationFile={LOCAL_DEPLOY / 'kafka' / 'log4j2.properties'}"]
         cluster_id = run_checked(
             [*base, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
             what="kafka-storage random-uuid",

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
-from pathlib import Path
 
 import pymysql
 
 from databus.stack.part import Part
-from databus.stack.process import (
-    chown_tree,
-    free_port,
-    require_tool,
-    run_checked,
-    service_user,
-    spawn,
-)
+from databus.stack.process import free_port, require_tool, run_checked, service_user, spawn
 from databus.stack.state import PartRecord
 
 DATABASE = "databus"
@@ -36,11 +27,8 @@ class MariaDBPart(Part):
             require_tool("mariadbd", _HINT)
         self.fresh_run_dir()
         user = service_user("mysql")
-        data = self.run_dir / "data"
-        # A unix socket path must stay under ~107 bytes: keep it in a short temp dir.
-        sock_dir = Path(tempfile.mkdtemp(prefix="databus-mdb-"))
-        chown_tree(self.run_dir, user)
-        chown_tree(sock_dir, user)
+        service_dir = self.service_dir(user)
+        data = service_dir / "data"
         run_checked(
             [install_db, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
              "--skip-test-db", "--skip-name-resolve"],
@@ -49,11 +37,11 @@ class MariaDBPart(Part):
             user=user,
         )
         port = free_port()
-        socket = sock_dir / "mariadb.sock"
+        socket = service_dir / "mariadb.sock"
         pid = spawn(
             [str(server), "--no-defaults", f"--datadir={data}", f"--socket={socket}",
              f"--port={port}", "--bind-address=127.0.0.1", "--skip-name-resolve",
-             f"--pid-file={self.run_dir / 'mariadbd.pid'}", "--innodb-buffer-pool-size=256M",
+             f"--pid-file={service_dir / 'mariadbd.pid'}", "--innodb-buffer-pool-size=256M",
              "--max-connections=200", "--character-set-server=utf8mb4",
              "--collation-server=utf8mb4_unicode_ci"],
             log=self.log,
@@ -64,7 +52,8 @@ class MariaDBPart(Part):
         return PartRecord(
             name=self.name, pid=pid, address=address,
             url=f"mysql+pymysql://{ROLE}@{address}/{DATABASE}?charset=utf8mb4",
-            log=str(self.log), marker=self.marker, extra={"socket": str(socket)},
+            log=str(self.log), marker=str(data),
+            extra={"socket": str(socket), "service_dir": str(service_dir)},
         )
 
     def probe(self, record: PartRecord) -> bool:
@@ -85,6 +74,3 @@ class MariaDBPart(Part):
                 cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{ROLE}'@'127.0.0.1'")
         finally:
             conn.close()
-
-    def cleanup(self, record: PartRecord) -> None:
-        shutil.rmtree(Path(record.extra["socket"]).parent, ignore_errors=True)

@@ -9,7 +9,7 @@ import psycopg
 
 from databus.stack.errors import MissingToolError
 from databus.stack.part import Part
-from databus.stack.process import chown_tree, free_port, run_checked, service_user, spawn
+from databus.stack.process import free_port, run_checked, service_user, spawn
 from databus.stack.state import PartRecord
 
 DATABASE = "databus"
@@ -38,8 +38,8 @@ class PostgresPart(Part):
         bindir = postgres_bin()
         self.fresh_run_dir()
         user = service_user("postgres")
-        data = self.run_dir / "data"
-        chown_tree(self.run_dir, user)
+        service_dir = self.service_dir(user)
+        data = service_dir / "data"
         run_checked(
             [str(bindir / "initdb"), "-D", str(data), "--auth=trust", f"--username={ROLE}",
              "--encoding=UTF8", "--no-locale", "--no-sync"],
@@ -61,7 +61,8 @@ class PostgresPart(Part):
         return PartRecord(
             name=self.name, pid=pid, address=address,
             url=f"postgresql+psycopg://{ROLE}@{address}/{DATABASE}",
-            log=str(self.log), marker=self.marker, extra={"bin": str(bindir)},
+            log=str(self.log), marker=str(data),
+            extra={"bin": str(bindir), "service_dir": str(service_dir)},
         )
 
     def probe(self, record: PartRecord) -> bool:

@@ -1,0 +1,5 @@
+"""`python -m databus.cli` runs the `databus` command."""
+
+from databus.cli.main import main
+
+main()

@@ -1,0 +1,90 @@
+"""Shared fixtures: the real local stack, started once per run (or reused), and per-test names.
+
+Integration tests (marker `integration`) get the stack; unit tests never start it.
+Set DATABUS_STACK_DIR to run the suite against a stack in another directory.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from databus.settings import Settings
+from databus.stack.launcher import Stack
+from databus.stack.parts import PARTS
+from databus.stack.state import StackState
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """Addresses of the running stack, as tests need them."""
+
+    stack_dir: Path
+    state: StackState
+
+    @property
+    def bootstrap(self) -> str:
+        url = self.state.kafka_bootstrap()
+        assert url
+        return url
+
+    @property
+    def registry_url(self) -> str:
+        url = self.state.registry_url()
+        assert url
+        return url
+
+    def database_url(self, name: str) -> str:
+        url = self.state.database_url(name)
+        assert url, f"{name} is not part of the stack"
+        return url
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    """Kafka, registry, PostgreSQL and MariaDB: reused when already up, else started here.
+
+    At the end of the run, only the parts this run started are stopped.
+    """
+    stack_dir = Path(os.environ.get("DATABUS_STACK_DIR", PROJECT_ROOT / ".stack"))
+    stack = Stack(stack_dir, Settings().cache_dir)
+    already = stack.running()
+    state = stack.up(list(PARTS), report=lambda line: print(f"[stack] {line}"))
+    try:
+        yield LocalStack(stack_dir=stack.stack_dir, state=state)
+    finally:
+        started = set(PARTS) - already
+        if started:
+            stack.down(started, report=lambda line: print(f"[stack] {line}"))
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A prefix unique to this test, put before every topic name it derives."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+def bus_settings(local_stack: LocalStack, topic_prefix: str) -> Settings:
+    """Settings pointing at the running stack, with this test's own topic names."""
+    return Settings(
+        bootstrap_servers=local_stack.bootstrap,
+        registry_url=local_stack.registry_url,
+        topology=PROJECT_ROOT / "deploy" / "topology.yaml",
+        topic_prefix=topic_prefix,
+        stack_dir=local_stack.stack_dir,
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/integration is an integration test, marked or not."""
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.integration)

@@ -1,0 +1,112 @@
+"""Our Avro records are in the Confluent wire format, readable by tools we did not write."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import time
+
+import avro.io
+import avro.schema
+import httpx
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from databus.registry import avro_deserializer, avro_serializer, registry_client, value_subject
+from schemas.avro_files import schema_text
+from tests.conftest import LocalStack
+
+
+def _heartbeat(sequence: int) -> dict[str, object]:
+    return {
+        "source": "VN/GOV/BTP/hotich",
+        "instance": "test-1",
+        "sequence": sequence,
+        "sent_at": int(time.time() * 1000),
+        "interval_seconds": 30,
+    }
+
+
+@pytest.fixture
+def heartbeat_topic(local_stack: LocalStack, topic_prefix: str) -> str:
+    topic = f"{topic_prefix}bus.heartbeats.v1"
+    admin = AdminClient({"bootstrap.servers": local_stack.bootstrap})
+    for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        future.result()
+    return topic
+
+
+def _produce(local_stack: LocalStack, topic: str, count: int) -> list[dict[str, object]]:
+    serializer = avro_serializer(registry_client(local_stack.registry_url), schema_text("Heartbeat"))
+    producer = Producer({"bootstrap.servers": local_stack.bootstrap, "enable.idempotence": True})
+    records = [_heartbeat(i) for i in range(count)]
+    for record in records:
+        ctx = SerializationContext(topic, MessageField.VALUE)
+        producer.produce(topic, serializer(record, ctx), key=b"VN/GOV/BTP/hotich")
+    assert producer.flush(10) == 0
+    return records
+
+
+def _raw_values(local_stack: LocalStack, topic: str, count: int) -> list[bytes]:
+    consumer = Consumer({"bootstrap.servers": local_stack.bootstrap, "group.id": f"{topic}-raw",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    values: list[bytes] = []
+    deadline = time.monotonic() + 20
+    while len(values) < count and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            values.append(msg.value())
+    consumer.close()
+    return values
+
+
+def test_registry_id_in_framing_and_bodies_decode_with_apache_avro(
+    local_stack: LocalStack, heartbeat_topic: str
+) -> None:
+    records = _produce(local_stack, heartbeat_topic, 3)
+    latest = httpx.get(
+        f"{local_stack.registry_url}/subjects/{value_subject(heartbeat_topic)}/versions/latest"
+    ).json()
+    schema_id = latest["id"]
+
+    values = _raw_values(local_stack, heartbeat_topic, 3)
+    assert len(values) == 3
+    # The Apache `avro` library decodes the body with the schema fetched from the registry by id.
+    fetched = httpx.get(f"{local_stack.registry_url}/schemas/ids/{schema_id}").json()["schema"]
+    reader = avro.io.DatumReader(avro.schema.parse(fetched))
+    decoded = []
+    for value in values:
+        assert value[0] == 0
+        assert int.from_bytes(value[1:5], "big") == schema_id
+        decoded.append(reader.read(avro.io.BinaryDecoder(io.BytesIO(value[5:]))))
+    for got, sent in zip(decoded, records, strict=True):
+        assert got["sequence"] == sent["sequence"]
+        assert got["source"] == sent["source"]
+        assert int(got["sent_at"].timestamp() * 1000) == sent["sent_at"]
+
+    # And our own deserializer reads them back too.
+    deserializer = avro_deserializer(registry_client(local_stack.registry_url))
+    ours = [deserializer(v, SerializationContext(heartbeat_topic, MessageField.VALUE))
+            for v in values]
+    assert [o["sequence"] for o in ours] == [0, 1, 2]
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat not installed (apt-get install kcat)")
+def test_kcat_reads_magic_byte_and_registry_schema_id(
+    local_stack: LocalStack, heartbeat_topic: str
+) -> None:
+    _produce(local_stack, heartbeat_topic, 2)
+    latest = httpx.get(
+        f"{local_stack.registry_url}/subjects/{value_subject(heartbeat_topic)}/versions/latest"
+    ).json()
+    out = subprocess.run(
+        ["kcat", "-b", local_stack.bootstrap, "-C", "-t", heartbeat_topic, "-o", "beginning",
+         "-e", "-q", "-s", "value=>b I", "-f", "%s\n"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.split("\n")
+    framings = [line.split() for line in out if line.strip()]
+    assert framings == [["0", str(latest["id"])]] * 2
