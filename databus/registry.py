@@ -34,9 +34,13 @@ def avro_serializer(
         "normalize.schemas": False,
         "subject.name.strategy.type": SUBJECT_STRATEGY,
     }
-    return AvroSerializer(client, schema_str, conf=conf)
+    serializer: AvroSerializer = AvroSerializer(client, schema_str, conf=conf)
+    return serializer
 
 
 def avro_deserializer(client: SchemaRegistryClient) -> AvroDeserializer:
     """Deserializer that resolves the writer schema by the id in each message."""
-    return AvroDeserializer(client, conf={"subject.name.strategy.type": SUBJECT_STRATEGY})
+    deserializer: AvroDeserializer = AvroDeserializer(
+        client, conf={"subject.name.strategy.type": SUBJECT_STRATEGY}
+    )
+    return deserializer

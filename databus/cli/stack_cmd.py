@@ -22,14 +22,22 @@ def stack() -> None:
 
 
 @stack.command()
-@click.option("--with", "extra", multiple=True, type=click.Choice(sorted(PARTS)),
-              help="Start this part too (repeatable): postgres, mariadb.")
-@click.option("--all", "all_parts", is_flag=True, help="Start Kafka, registry, PostgreSQL and MariaDB.")
+@click.option(
+    "--with",
+    "extra",
+    multiple=True,
+    type=click.Choice(sorted(PARTS)),
+    help="Start this part too (repeatable): postgres, mariadb.",
+)
+@click.option(
+    "--all", "all_parts", is_flag=True, help="Start Kafka, registry, PostgreSQL and MariaDB."
+)
 @click.pass_obj
 def up(settings: Settings, extra: tuple[str, ...], all_parts: bool) -> None:
     """Start Kafka (KRaft) and the registry, plus the databases asked for."""
-    names = list(DEFAULT_PARTS) + [n for n in (DATABASE_PARTS if all_parts else extra)
-                                   if n not in DEFAULT_PARTS]
+    names = list(DEFAULT_PARTS) + [
+        n for n in (DATABASE_PARTS if all_parts else extra) if n not in DEFAULT_PARTS
+    ]
     try:
         state = _stack(settings).up(dict.fromkeys(names), report=console.print)
     except StackError as exc:
@@ -56,13 +64,15 @@ def status(settings: Settings, as_json: bool) -> None:
     """Show each part, its address and whether it answers. Exit 1 if one does not."""
     parts = _stack(settings).status()
     if as_json:
-        emit_json({"stack_dir": str(settings.stack_dir.resolve()),
-                   "parts": [p.as_dict() for p in parts]})
+        emit_json(
+            {"stack_dir": str(settings.stack_dir.resolve()), "parts": [p.as_dict() for p in parts]}
+        )
     else:
         table = Table("part", "address", "url", "pid", "answers")
         for p in parts:
-            table.add_row(p.name, p.address, p.url, str(p.pid),
-                          "[green]yes[/]" if p.answers else "[red]no[/]")
+            table.add_row(
+                p.name, p.address, p.url, str(p.pid), "[green]yes[/]" if p.answers else "[red]no[/]"
+            )
         console.print(table if parts else "no stack part started here")
     if not parts or not all(p.answers for p in parts):
         raise SystemExit(1)

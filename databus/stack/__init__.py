@@ -1,4 +1,4 @@
-"""Local real stack: Kafka (KRaft), Apicurio Registry, PostgreSQL and MariaDB started by the project.
+"""Local real stack: Kafka (KRaft), Apicurio Registry, PostgreSQL, MariaDB, run by the project.
 
 `databus stack up|down|status` and the test fixtures drive it through `launcher`.
 """

@@ -1,4 +1,4 @@
-"""Jars of the local stack, resolved through Maven Central once and cached outside the repository."""
+"""Jars of the local stack, resolved through Maven Central once and cached outside the repo."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ KAFKA_POM = LOCAL_DEPLOY / "kafka" / "pom.xml"
 APICURIO_VERSION = os.environ.get("DATABUS_APICURIO_VERSION", "3.0.9")
 
 _COMPLETE = ".complete"
-_MAVEN_HINT = "install Maven (apt-get install maven) and Java 17 (apt-get install openjdk-17-jdk-headless)"
+_MAVEN_HINT = (
+    "install Maven (apt-get install maven) and Java 17 (apt-get install openjdk-17-jdk-headless)"
+)
 
 
 def java() -> str:
@@ -37,8 +39,14 @@ def kafka_libs(cache_dir: Path, log: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix="kafka-", dir=_ensure(cache_dir)))
     run_checked(
         [
-            mvn, "-q", "-B", "-f", str(KAFKA_POM), "dependency:copy-dependencies",
-            "-DincludeScope=runtime", f"-DoutputDirectory={staging / 'libs'}",
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(KAFKA_POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={staging / 'libs'}",
         ],
         what="resolving the Kafka jars from Maven Central",
         log=log,
@@ -57,7 +65,14 @@ def apicurio_home(cache_dir: Path, log: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix="apicurio-", dir=_ensure(cache_dir)))
     artifact = f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all"
     run_checked(
-        [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={staging}"],
+        [
+            mvn,
+            "-q",
+            "-B",
+            "dependency:copy",
+            f"-Dartifact={artifact}",
+            f"-DoutputDirectory={staging}",
+        ],
         what=f"fetching {artifact} from Maven Central",
         log=log,
         timeout=900,

@@ -107,9 +107,17 @@ class Stack:
         for name, record in self.state().parts.items():
             running = is_ours(record.pid, record.marker)
             answers = running and self.part(name).probe(record)
-            result.append(PartStatus(name=name, address=record.address, url=record.url,
-                                     pid=record.pid, running=running, answers=answers,
-                                     log=record.log))
+            result.append(
+                PartStatus(
+                    name=name,
+                    address=record.address,
+                    url=record.url,
+                    pid=record.pid,
+                    running=running,
+                    answers=answers,
+                    log=record.log,
+                )
+            )
         return result
 
     def _stop_record(self, part: Part, record: PartRecord) -> bool:

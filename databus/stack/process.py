@@ -73,7 +73,6 @@ def run_checked(
     cwd: Path | None = None,
 ) -> str:
     """Run a short command to completion; its output goes to `log` and is returned."""
-    kwargs = _user_kwargs(user)
     with log.open("ab") as out:
         out.write(f"$ {' '.join(argv)}\n".encode())
         out.flush()
@@ -85,14 +84,18 @@ def run_checked(
                 timeout=timeout,
                 cwd=cwd,
                 check=False,
-                **kwargs,
+                user=user.pw_uid if user else None,
+                group=user.pw_gid if user else None,
+                extra_groups=[] if user else None,
             )
         except subprocess.TimeoutExpired as exc:
             raise StackError(f"{what} did not finish within {timeout:.0f} s (log: {log})") from exc
         out.write(proc.stdout)
     text = proc.stdout.decode(errors="replace")
     if proc.returncode != 0:
-        raise StackError(f"{what} failed with exit code {proc.returncode} (log: {log}):\n{tail(text)}")
+        raise StackError(
+            f"{what} failed with exit code {proc.returncode} (log: {log}):\n{tail(text)}"
+        )
     return text
 
 
@@ -116,16 +119,12 @@ def spawn(
             cwd=cwd,
             env=env,
             start_new_session=True,
-            **_user_kwargs(user),
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+            extra_groups=[] if user else None,
         )
     pid_file.write_text(f"{proc.pid}\n")
     return proc.pid
-
-
-def _user_kwargs(user: pwd.struct_passwd | None) -> dict[str, object]:
-    if user is None:
-        return {}
-    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
 def is_ours(pid: int, marker: str) -> bool:
@@ -133,8 +132,8 @@ def is_ours(pid: int, marker: str) -> bool:
     _reap(pid)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
-            errors="replace"
+        cmdline = (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         )
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return False

@@ -39,8 +39,9 @@ def test_incompatible_change_is_refused_and_compatible_one_accepted(
     assert refused.value.http_status_code == 409
 
     # An optional field with a default is a compatible evolution.
-    optional = _variant([{"name": "region", "type": ["null", "string"], "default": None,
-                          "doc": "new, optional"}])
+    optional = _variant(
+        [{"name": "region", "type": ["null", "string"], "default": None, "doc": "new, optional"}]
+    )
     second = client.register_schema(subject, Schema(optional, "AVRO"))
     assert second != first
     versions = httpx.get(f"{local_stack.registry_url}/subjects/{subject}/versions").json()

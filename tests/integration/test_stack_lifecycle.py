@@ -15,7 +15,11 @@ DATABUS = [sys.executable, "-m", "databus.cli"]
 
 def _run(args: list[str], stack_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*DATABUS, *args], capture_output=True, text=True, timeout=300, check=False,
+        [*DATABUS, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
         env={**os.environ, "DATABUS_STACK_DIR": str(stack_dir), **env},
     )
 

@@ -6,13 +6,14 @@ import io
 import shutil
 import subprocess
 import time
+from typing import Any
 
 import avro.io
 import avro.schema
 import httpx
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from databus.registry import avro_deserializer, avro_serializer, registry_client, value_subject
@@ -20,7 +21,7 @@ from schemas.avro_files import schema_text
 from tests.conftest import LocalStack
 
 
-def _heartbeat(sequence: int) -> dict[str, object]:
+def _heartbeat(sequence: int) -> dict[str, Any]:
     return {
         "source": "VN/GOV/BTP/hotich",
         "instance": "test-1",
@@ -39,8 +40,10 @@ def heartbeat_topic(local_stack: LocalStack, topic_prefix: str) -> str:
     return topic
 
 
-def _produce(local_stack: LocalStack, topic: str, count: int) -> list[dict[str, object]]:
-    serializer = avro_serializer(registry_client(local_stack.registry_url), schema_text("Heartbeat"))
+def _produce(local_stack: LocalStack, topic: str, count: int) -> list[dict[str, Any]]:
+    serializer = avro_serializer(
+        registry_client(local_stack.registry_url), schema_text("Heartbeat")
+    )
     producer = Producer({"bootstrap.servers": local_stack.bootstrap, "enable.idempotence": True})
     records = [_heartbeat(i) for i in range(count)]
     for record in records:
@@ -51,15 +54,22 @@ def _produce(local_stack: LocalStack, topic: str, count: int) -> list[dict[str, 
 
 
 def _raw_values(local_stack: LocalStack, topic: str, count: int) -> list[bytes]:
-    consumer = Consumer({"bootstrap.servers": local_stack.bootstrap, "group.id": f"{topic}-raw",
-                         "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": local_stack.bootstrap,
+            "group.id": f"{topic}-raw",
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer.subscribe([topic])
     values: list[bytes] = []
     deadline = time.monotonic() + 20
     while len(values) < count and time.monotonic() < deadline:
         msg = consumer.poll(0.5)
         if msg is not None and msg.error() is None:
-            values.append(msg.value())
+            value = msg.value()
+            assert value is not None
+            values.append(value)
     consumer.close()
     return values
 
@@ -78,7 +88,7 @@ def test_registry_id_in_framing_and_bodies_decode_with_apache_avro(
     # The Apache `avro` library decodes the body with the schema fetched from the registry by id.
     fetched = httpx.get(f"{local_stack.registry_url}/schemas/ids/{schema_id}").json()["schema"]
     reader = avro.io.DatumReader(avro.schema.parse(fetched))
-    decoded = []
+    decoded: list[Any] = []
     for value in values:
         assert value[0] == 0
         assert int.from_bytes(value[1:5], "big") == schema_id
@@ -90,23 +100,41 @@ def test_registry_id_in_framing_and_bodies_decode_with_apache_avro(
 
     # And our own deserializer reads them back too.
     deserializer = avro_deserializer(registry_client(local_stack.registry_url))
-    ours = [deserializer(v, SerializationContext(heartbeat_topic, MessageField.VALUE))
-            for v in values]
+    ours: list[Any] = [
+        deserializer(v, SerializationContext(heartbeat_topic, MessageField.VALUE)) for v in values
+    ]
     assert [o["sequence"] for o in ours] == [0, 1, 2]
 
 
-@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat not installed (apt-get install kcat)")
 def test_kcat_reads_magic_byte_and_registry_schema_id(
     local_stack: LocalStack, heartbeat_topic: str
 ) -> None:
+    assert shutil.which("kcat"), "kcat is required: apt-get install kcat (make test installs it)"
     _produce(local_stack, heartbeat_topic, 2)
     latest = httpx.get(
         f"{local_stack.registry_url}/subjects/{value_subject(heartbeat_topic)}/versions/latest"
     ).json()
     out = subprocess.run(
-        ["kcat", "-b", local_stack.bootstrap, "-C", "-t", heartbeat_topic, "-o", "beginning",
-         "-e", "-q", "-s", "value=>b I", "-f", "%s\n"],
-        capture_output=True, text=True, timeout=30, check=True,
+        [
+            "kcat",
+            "-b",
+            local_stack.bootstrap,
+            "-C",
+            "-t",
+            heartbeat_topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-s",
+            "value=>b I",
+            "-f",
+            "%s\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout.split("\n")
     framings = [line.split() for line in out if line.strip()]
     assert framings == [["0", str(latest["id"])]] * 2

@@ -25,15 +25,33 @@ class KafkaPart(Part):
         props = self.run_dir / "server.properties"
         props.write_text(_server_properties(port, controller_port, self.run_dir / "data"))
         classpath = f"{libs}/*"
-        base = [java_bin, *HEAP, f"-Dlog4j2.configurationFile={LOCAL_DEPLOY / 'kafka' / 'log4j2.properties'}"]
-        cluster_id = run_checked(
-            [*base, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
-            what="kafka-storage random-uuid",
-            log=self.log,
-        ).strip().splitlines()[-1]
+        base = [
+            java_bin,
+            *HEAP,
+            f"-Dlog4j2.configurationFile={LOCAL_DEPLOY / 'kafka' / 'log4j2.properties'}",
+        ]
+        cluster_id = (
+            run_checked(
+                [*base, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
+                what="kafka-storage random-uuid",
+                log=self.log,
+            )
+            .strip()
+            .splitlines()[-1]
+        )
         run_checked(
-            [*base, "-cp", classpath, "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(props), "--ignore-formatted"],
+            [
+                *base,
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                "--ignore-formatted",
+            ],
             what="kafka-storage format",
             log=self.log,
         )
@@ -44,10 +62,17 @@ class KafkaPart(Part):
         )
         address = f"127.0.0.1:{port}"
         return PartRecord(
-            name=self.name, pid=pid, address=address, url=address, log=str(self.log),
+            name=self.name,
+            pid=pid,
+            address=address,
+            url=address,
+            log=str(self.log),
             marker=self.marker,
-            extra={"controller": f"127.0.0.1:{controller_port}", "cluster_id": cluster_id,
-                   "libs": str(libs)},
+            extra={
+                "controller": f"127.0.0.1:{controller_port}",
+                "cluster_id": cluster_id,
+                "libs": str(libs),
+            },
         )
 
     def probe(self, record: PartRecord) -> bool:

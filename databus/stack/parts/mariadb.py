@@ -30,8 +30,14 @@ class MariaDBPart(Part):
         service_dir = self.service_dir(user)
         data = service_dir / "data"
         run_checked(
-            [install_db, "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
-             "--skip-test-db", "--skip-name-resolve"],
+            [
+                install_db,
+                "--no-defaults",
+                f"--datadir={data}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--skip-name-resolve",
+            ],
             what="mariadb-install-db",
             log=self.log,
             user=user,
@@ -39,27 +45,40 @@ class MariaDBPart(Part):
         port = free_port()
         socket = service_dir / "mariadb.sock"
         pid = spawn(
-            [str(server), "--no-defaults", f"--datadir={data}", f"--socket={socket}",
-             f"--port={port}", "--bind-address=127.0.0.1", "--skip-name-resolve",
-             f"--pid-file={service_dir / 'mariadbd.pid'}", "--innodb-buffer-pool-size=256M",
-             "--max-connections=200", "--character-set-server=utf8mb4",
-             "--collation-server=utf8mb4_unicode_ci"],
+            [
+                str(server),
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--socket={socket}",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+                f"--pid-file={service_dir / 'mariadbd.pid'}",
+                "--innodb-buffer-pool-size=256M",
+                "--max-connections=200",
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_unicode_ci",
+            ],
             log=self.log,
             pid_file=self.pid_file,
             user=user,
         )
         address = f"127.0.0.1:{port}"
         return PartRecord(
-            name=self.name, pid=pid, address=address,
+            name=self.name,
+            pid=pid,
+            address=address,
             url=f"mysql+pymysql://{ROLE}@{address}/{DATABASE}?charset=utf8mb4",
-            log=str(self.log), marker=str(data),
+            log=str(self.log),
+            marker=str(data),
             extra={"socket": str(socket), "service_dir": str(service_dir)},
         )
 
     def probe(self, record: PartRecord) -> bool:
         try:
-            conn = pymysql.connect(unix_socket=record.extra["socket"], user="root",
-                                   connect_timeout=2)
+            conn = pymysql.connect(
+                unix_socket=record.extra["socket"], user="root", connect_timeout=2
+            )
         except pymysql.MySQLError:
             return False
         conn.close()

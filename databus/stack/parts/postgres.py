@@ -41,35 +41,60 @@ class PostgresPart(Part):
         service_dir = self.service_dir(user)
         data = service_dir / "data"
         run_checked(
-            [str(bindir / "initdb"), "-D", str(data), "--auth=trust", f"--username={ROLE}",
-             "--encoding=UTF8", "--no-locale", "--no-sync"],
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "--auth=trust",
+                f"--username={ROLE}",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
             what="initdb",
             log=self.log,
             user=user,
         )
         port = free_port()
         pid = spawn(
-            [str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-             "-c", "max_connections=200", "-c", "shared_buffers=256MB",
-             "-c", "max_wal_size=2GB"],
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=256MB",
+                "-c",
+                "max_wal_size=2GB",
+            ],
             log=self.log,
             pid_file=self.pid_file,
             user=user,
         )
         address = f"127.0.0.1:{port}"
         return PartRecord(
-            name=self.name, pid=pid, address=address,
+            name=self.name,
+            pid=pid,
+            address=address,
             url=f"postgresql+psycopg://{ROLE}@{address}/{DATABASE}",
-            log=str(self.log), marker=str(data),
+            log=str(self.log),
+            marker=str(data),
             extra={"bin": str(bindir), "service_dir": str(service_dir)},
         )
 
     def probe(self, record: PartRecord) -> bool:
         host, port = record.address.split(":")
         try:
-            with psycopg.connect(host=host, port=int(port), user=ROLE, dbname="postgres",
-                                 connect_timeout=2) as conn:
+            with psycopg.connect(
+                host=host, port=int(port), user=ROLE, dbname="postgres", connect_timeout=2
+            ) as conn:
                 conn.execute("SELECT 1")
         except psycopg.Error:
             return False
@@ -77,9 +102,11 @@ class PostgresPart(Part):
 
     def on_ready(self, record: PartRecord) -> None:
         host, port = record.address.split(":")
-        with psycopg.connect(host=host, port=int(port), user=ROLE, dbname="postgres",
-                             autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                  (DATABASE,)).fetchone()
+        with psycopg.connect(
+            host=host, port=int(port), user=ROLE, dbname="postgres", autocommit=True
+        ) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+            ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{DATABASE}"')

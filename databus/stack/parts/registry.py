@@ -25,11 +25,16 @@ class RegistryPart(Part):
         port = free_port()
         pid = spawn(
             [
-                java(), "-Xms128m", "-Xmx384m", "-XX:+UseSerialGC",
+                java(),
+                "-Xms128m",
+                "-Xmx384m",
+                "-XX:+UseSerialGC",
                 f"-Ddatabus.stack={self.marker}",
-                "-Dquarkus.http.host=127.0.0.1", f"-Dquarkus.http.port={port}",
+                "-Dquarkus.http.host=127.0.0.1",
+                f"-Dquarkus.http.port={port}",
                 "-Dquarkus.log.level=INFO",
-                "-jar", str(jar),
+                "-jar",
+                str(jar),
             ],
             log=self.log,
             pid_file=self.pid_file,
@@ -37,8 +42,13 @@ class RegistryPart(Part):
         )
         address = f"127.0.0.1:{port}"
         return PartRecord(
-            name=self.name, pid=pid, address=address, url=f"http://{address}{CCOMPAT_PATH}",
-            log=str(self.log), marker=self.marker, extra={"jar": str(jar)},
+            name=self.name,
+            pid=pid,
+            address=address,
+            url=f"http://{address}{CCOMPAT_PATH}",
+            log=str(self.log),
+            marker=self.marker,
+            extra={"jar": str(jar)},
         )
 
     def probe(self, record: PartRecord) -> bool:

@@ -1,0 +1,42 @@
+# Two commands for a fresh machine: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+BIN := .venv/bin
+STAMP := .venv/.installed
+
+.PHONY: demo test lint unit integration stack-up stack-down bench clean
+
+$(STAMP): pyproject.toml
+	deploy/local/ensure-python.sh
+
+## demo: start Kafka + registry, apply the topology, run the main job on the embedded default
+demo: $(STAMP)
+	deploy/local/ensure-system.sh core
+	$(BIN)/databus stack up
+	$(BIN)/databus topics apply
+	$(BIN)/databus demo
+
+## test: ruff, mypy, then every test (integration tests start the real stack themselves)
+test: $(STAMP)
+	deploy/local/ensure-system.sh full
+	$(MAKE) lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not integration"
+
+integration: $(STAMP)
+	$(BIN)/pytest -m integration
+
+stack-up: $(STAMP)
+	$(BIN)/databus stack up --all
+
+stack-down: $(STAMP)
+	$(BIN)/databus stack down
+
+clean:
+	-$(BIN)/databus stack down
+	rm -rf .stack .venv .mypy_cache .ruff_cache .pytest_cache
