@@ -30,23 +30,38 @@ EVENT_TYPES: Final[tuple[EventType, ...]] = (
     EventType("DeathRegistered", "civil-status", "A death was registered (đăng ký khai tử)"),
     EventType("MarriageRegistered", "civil-status", "A marriage was registered (đăng ký kết hôn)"),
     EventType("MarriageDissolved", "civil-status", "A marriage ended by divorce or annulment"),
-    EventType("CivilStatusChanged", "civil-status",
-              "Name, sex, ethnicity or nationality changed or corrected (thay đổi, cải chính)"),
+    EventType(
+        "CivilStatusChanged",
+        "civil-status",
+        "Name, sex, ethnicity or nationality changed or corrected (thay đổi, cải chính)",
+    ),
     # Residence (cư trú), Ministry of Public Security.
-    EventType("PermanentResidenceRegistered", "residence",
-              "Permanent residence registered (đăng ký thường trú)"),
-    EventType("TemporaryResidenceRegistered", "residence",
-              "Temporary residence registered (đăng ký tạm trú)"),
-    EventType("ResidenceDeregistered", "residence",
-              "Permanent or temporary residence removed (xóa đăng ký)"),
+    EventType(
+        "PermanentResidenceRegistered",
+        "residence",
+        "Permanent residence registered (đăng ký thường trú)",
+    ),
+    EventType(
+        "TemporaryResidenceRegistered",
+        "residence",
+        "Temporary residence registered (đăng ký tạm trú)",
+    ),
+    EventType(
+        "ResidenceDeregistered",
+        "residence",
+        "Permanent or temporary residence removed (xóa đăng ký)",
+    ),
     EventType("Emigrated", "residence", "The citizen settled abroad"),
     # Identity (định danh), Ministry of Public Security.
     EventType("PinIssued", "identity", "A personal identification number was issued"),
     EventType("PinReestablished", "identity", "A new PIN replaced an old one (xác lập lại)"),
     EventType("IdentityCardIssued", "identity", "An identity card was issued or renewed"),
     # Reference data.
-    EventType("AdministrativeUnitsReorganized", "reference",
-              "Administrative units were merged, split or renamed (new scheme version)"),
+    EventType(
+        "AdministrativeUnitsReorganized",
+        "reference",
+        "Administrative units were merged, split or renamed (new scheme version)",
+    ),
 )
 """Every source event type."""
 

@@ -30,30 +30,38 @@ class CitizenField:
 
 CITIZEN_FIELDS: Final[tuple[CitizenField, ...]] = (
     # Identification.
-    CitizenField("pin", "Personal identification number (số định danh cá nhân), 12 digits",
-                 "identifier"),
-    CitizenField("pin_history", "Earlier PINs replaced by re-establishment, oldest first",
-                 "identifier"),
+    CitizenField(
+        "pin", "Personal identification number (số định danh cá nhân), 12 digits", "identifier"
+    ),
+    CitizenField(
+        "pin_history", "Earlier PINs replaced by re-establishment, oldest first", "identifier"
+    ),
     CitizenField("old_id_number", "Old 9-digit identity card number (CMND), if any", "identifier"),
     # Birth name and civil status.
     CitizenField("family_name", "Family name (họ) of the birth name, Unicode NFC", "personal"),
-    CitizenField("middle_name", "Middle name (chữ đệm) of the birth name, Unicode NFC",
-                 "personal"),
+    CitizenField("middle_name", "Middle name (chữ đệm) of the birth name, Unicode NFC", "personal"),
     CitizenField("given_name", "Given name (tên) of the birth name, Unicode NFC", "personal"),
     CitizenField("other_names", "Other names in use (tên gọi khác)", "personal"),
     CitizenField("date_of_birth", "Date of birth", "personal"),
     CitizenField("sex", "Sex (giới tính) as registered", "personal"),
     CitizenField("place_of_birth", "Place of birth (nơi sinh)", "personal"),
-    CitizenField("place_of_birth_registration",
-                 "Place where the birth was registered (nơi đăng ký khai sinh)", "personal"),
+    CitizenField(
+        "place_of_birth_registration",
+        "Place where the birth was registered (nơi đăng ký khai sinh)",
+        "personal",
+    ),
     CitizenField("hometown", "Hometown (quê quán)", "personal"),
     CitizenField("ethnicity", "Ethnic group (dân tộc)", "sensitive"),
     CitizenField("religion", "Religion (tôn giáo)", "sensitive"),
     CitizenField("nationalities", "Nationality or nationalities (quốc tịch)", "personal"),
-    CitizenField("blood_type", "Blood type, optional (Decree 13 excludes it from health data)",
-                 "personal"),
-    CitizenField("identity_card",
-                 "Current identity card: type, number, issue date, issuer, expiry", "identifier"),
+    CitizenField(
+        "blood_type", "Blood type, optional (Decree 13 excludes it from health data)", "personal"
+    ),
+    CitizenField(
+        "identity_card",
+        "Current identity card: type, number, issue date, issuer, expiry",
+        "identifier",
+    ),
     CitizenField("marital_status", "Marital status (tình trạng hôn nhân)", "personal"),
     # Relations: each is a PIN plus a name.
     CitizenField("father", "Father: PIN and name", "personal"),
@@ -61,18 +69,25 @@ CITIZEN_FIELDS: Final[tuple[CitizenField, ...]] = (
     CitizenField("spouse", "Spouse: PIN and name", "personal"),
     CitizenField("children", "Children: PIN and name of each", "personal"),
     CitizenField("guardian", "Guardian (người giám hộ): PIN and name", "personal"),
-    CitizenField("legal_representative",
-                 "Legal representative (người đại diện theo pháp luật): PIN and name", "personal"),
+    CitizenField(
+        "legal_representative",
+        "Legal representative (người đại diện theo pháp luật): PIN and name",
+        "personal",
+    ),
     # Household and residence.
     CitizenField("household_id", "Household (hộ gia đình) identifier", "identifier"),
-    CitizenField("relation_to_head", "Relation to the head of household (quan hệ với chủ hộ)",
-                 "personal"),
-    CitizenField("permanent_residence", "Permanent residence (nơi thường trú), versioned address",
-                 "personal"),
-    CitizenField("temporary_residence", "Temporary residence (nơi tạm trú), versioned address",
-                 "personal"),
-    CitizenField("current_residence", "Current residence (nơi ở hiện tại), versioned address",
-                 "personal"),
+    CitizenField(
+        "relation_to_head", "Relation to the head of household (quan hệ với chủ hộ)", "personal"
+    ),
+    CitizenField(
+        "permanent_residence", "Permanent residence (nơi thường trú), versioned address", "personal"
+    ),
+    CitizenField(
+        "temporary_residence", "Temporary residence (nơi tạm trú), versioned address", "personal"
+    ),
+    CitizenField(
+        "current_residence", "Current residence (nơi ở hiện tại), versioned address", "personal"
+    ),
     # Death and disappearance.
     CitizenField("date_of_death", "Date of death", "personal"),
     CitizenField("missing_since", "Date from which the citizen is declared missing", "personal"),
