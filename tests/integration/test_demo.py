@@ -1,0 +1,30 @@
+"""`databus demo` (what `make demo` runs after `stack up` and `topics apply`) succeeds."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from databus.cli.main import cli
+from databus.settings import Settings
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    endpoints = settings.endpoints
+    return {
+        "DATABUS_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
+        "DATABUS_REGISTRY_URL": endpoints.registry_url,
+        "DATABUS_TOPIC_PREFIX": settings.topic_prefix,
+        "DATABUS_TOPOLOGY": str(settings.topology),
+    }
+
+
+def test_demo_publishes_and_reads_back_heartbeats_of_every_source(bus_settings: Settings) -> None:
+    runner = CliRunner()
+    applied = runner.invoke(cli, ["topics", "apply"], env=_env(bus_settings))
+    assert applied.exit_code == 0, applied.output
+    result = runner.invoke(cli, ["demo", "--events", "3"], env=_env(bus_settings))
+    assert result.exit_code == 0, result.output
+    assert "demo ok" in result.output
+    for agency in ("VN/GOV/BTP/hotich", "VN/GOV/BCA/cutru", "VN/GOV/BCA/dinhdanh"):
+        assert agency in result.output
+    assert "framing: magic byte 0" in result.output
