@@ -13,6 +13,7 @@ demo: $(STAMP)
 	deploy/local/ensure-system.sh core
 	$(BIN)/databus stack up
 	$(BIN)/databus topics apply
+	$(BIN)/databus schemas register
 	$(BIN)/databus demo
 
 ## test: ruff, mypy, then every test (integration tests start the real stack themselves)

@@ -13,20 +13,21 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, cast
+from datetime import UTC, datetime
+from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.serialization import MessageField, SerializationContext
 from rich.table import Table
 
 from databus.cli.output import console, fail
-from databus.registry import avro_deserializer, avro_serializer, registry_client, value_subject
+from databus.registry import registry_client, value_subject
+from databus.serde import Decoder, Encoder, framing
 from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.model import Topology
 from databus.topology.topics import Topics
-from schemas.avro_files import schema_text
+from schemas.models.downstream import Heartbeat
 
 
 @dataclass
@@ -69,23 +70,20 @@ def round_trip_heartbeats(
     """Publish `per_source` heartbeats per source agency, then read them all back."""
     client = registry_client(registry_url)
     topic = topics.heartbeats
-    serializer = avro_serializer(client, schema_text("Heartbeat"))
+    encoder = Encoder(client, topic, "Heartbeat")
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
     instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     sent: Counter[str] = Counter()
-    ctx = SerializationContext(topic, MessageField.VALUE)
     for source in topology.sources.values():
         for sequence in range(per_source):
-            value = serializer(
-                {
-                    "source": source.agency,
-                    "instance": instance,
-                    "sequence": sequence,
-                    "sent_at": int(time.time() * 1000),
-                    "interval_seconds": source.heartbeat_interval_seconds,
-                },
-                ctx,
+            heartbeat = Heartbeat(
+                source=source.agency,
+                instance=instance,
+                sequence=sequence,
+                sent_at=datetime.now(UTC),
+                interval_seconds=source.heartbeat_interval_seconds,
             )
+            value = encoder.encode(heartbeat)
             producer.produce(topic, value, key=source.agency.encode())
             sent[source.agency] += 1
     undelivered = producer.flush(30)
@@ -109,7 +107,7 @@ def _read_back(
     expected: int,
     schema_id: int,
 ) -> tuple[Counter[str], int]:
-    deserializer = avro_deserializer(client)
+    decoder = Decoder(client, topic, Heartbeat)
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -122,7 +120,6 @@ def _read_back(
     received: Counter[str] = Counter()
     bad_framing = 0
     deadline = time.monotonic() + 30
-    ctx = SerializationContext(topic, MessageField.VALUE)
     try:
         while sum(received.values()) < expected and time.monotonic() < deadline:
             msg = consumer.poll(0.5)
@@ -134,11 +131,13 @@ def _read_back(
                     fail(f"consuming {topic}: {error}")
                 continue
             value = msg.value() or b""
-            if value[:1] != b"\x00" or int.from_bytes(value[1:5], "big") != schema_id:
+            record = cast(Heartbeat, decoder.decode(value))
+            if record.instance != instance:  # earlier demo runs share the topic
+                continue
+            received[record.source] += 1
+            magic, framed_id, _body = framing(value)
+            if (magic, framed_id) != (0, schema_id):
                 bad_framing += 1
-            record = cast(dict[str, Any], deserializer(value, ctx))
-            if record["instance"] == instance:  # earlier demo runs share the topic
-                received[record["source"]] += 1
     finally:
         consumer.close()
     return received, bad_framing

@@ -2,10 +2,11 @@
 
 These names are the vocabulary of the whole bus: the topology's `authoritative_for`,
 `allowed_fields` and verification fields, the Avro schemas, the sector projections and the
-lineage tables all use them. Sensitivity follows Decree 13/2023/ND-CP on personal data protection
-(Art. 2): identifiers and contact details are basic personal data like the rest of the record, but
-are kept in their own classes because they link records across systems; ethnicity and religion are
-*sensitive* personal data (Art. 2(4)).
+lineage tables all use them. Sensitivity classes follow personal data protection law (Decree
+13/2023/ND-CP Art. 2, whose basic/sensitive split the Law on Personal Data Protection
+No. 91/2025/QH15 keeps): identifiers and contact details are basic personal data like the rest of
+the record, but are kept in their own classes because they link records across systems; ethnic
+origin and religion are *sensitive* personal data.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ def test_demo_publishes_and_reads_back_heartbeats_of_every_source(bus_settings: 
     runner = CliRunner()
     applied = runner.invoke(cli, ["topics", "apply"], env=_env(bus_settings))
     assert applied.exit_code == 0, applied.output
+    registered = runner.invoke(cli, ["schemas", "register"], env=_env(bus_settings))
+    assert registered.exit_code == 0, registered.output
     result = runner.invoke(cli, ["demo", "--events", "3"], env=_env(bus_settings))
     assert result.exit_code == 0, result.output
     assert "demo ok" in result.output

@@ -6,6 +6,7 @@ import io
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import avro.io
@@ -14,21 +15,21 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-from confluent_kafka.serialization import MessageField, SerializationContext
 
-from databus.registry import avro_deserializer, avro_serializer, registry_client, value_subject
-from schemas.avro_files import schema_text
+from databus.registry import registry_client, value_subject
+from databus.serde import Decoder, Encoder
+from schemas.models.downstream import Heartbeat
 from tests.conftest import LocalStack
 
 
-def _heartbeat(sequence: int) -> dict[str, Any]:
-    return {
-        "source": "VN/GOV/BTP/hotich",
-        "instance": "test-1",
-        "sequence": sequence,
-        "sent_at": int(time.time() * 1000),
-        "interval_seconds": 30,
-    }
+def _heartbeat(sequence: int) -> Heartbeat:
+    return Heartbeat(
+        source="VN/GOV/BTP/hotich",
+        instance="test-1",
+        sequence=sequence,
+        sent_at=datetime.now(UTC),
+        interval_seconds=30,
+    )
 
 
 @pytest.fixture
@@ -40,15 +41,14 @@ def heartbeat_topic(local_stack: LocalStack, topic_prefix: str) -> str:
     return topic
 
 
-def _produce(local_stack: LocalStack, topic: str, count: int) -> list[dict[str, Any]]:
-    serializer = avro_serializer(
-        registry_client(local_stack.registry_url), schema_text("Heartbeat")
+def _produce(local_stack: LocalStack, topic: str, count: int) -> list[Heartbeat]:
+    encoder = Encoder(
+        registry_client(local_stack.registry_url), topic, "Heartbeat", auto_register=True
     )
     producer = Producer({"bootstrap.servers": local_stack.bootstrap, "enable.idempotence": True})
     records = [_heartbeat(i) for i in range(count)]
     for record in records:
-        ctx = SerializationContext(topic, MessageField.VALUE)
-        producer.produce(topic, serializer(record, ctx), key=b"VN/GOV/BTP/hotich")
+        producer.produce(topic, encoder.encode(record), key=b"VN/GOV/BTP/hotich")
     assert producer.flush(10) == 0
     return records
 
@@ -94,16 +94,13 @@ def test_registry_id_in_framing_and_bodies_decode_with_apache_avro(
         assert int.from_bytes(value[1:5], "big") == schema_id
         decoded.append(reader.read(avro.io.BinaryDecoder(io.BytesIO(value[5:]))))
     for got, sent in zip(decoded, records, strict=True):
-        assert got["sequence"] == sent["sequence"]
-        assert got["source"] == sent["source"]
-        assert int(got["sent_at"].timestamp() * 1000) == sent["sent_at"]
+        assert got["sequence"] == sent.sequence
+        assert got["source"] == sent.source
+        assert got["sent_at"] == sent.sent_at
 
-    # And our own deserializer reads them back too.
-    deserializer = avro_deserializer(registry_client(local_stack.registry_url))
-    ours: list[Any] = [
-        deserializer(v, SerializationContext(heartbeat_topic, MessageField.VALUE)) for v in values
-    ]
-    assert [o["sequence"] for o in ours] == [0, 1, 2]
+    # And our own decoder gives back the very models we sent.
+    decoder = Decoder(registry_client(local_stack.registry_url), heartbeat_topic, Heartbeat)
+    assert [decoder.decode(v) for v in values] == records
 
 
 def test_kcat_reads_magic_byte_and_registry_schema_id(

@@ -1,0 +1,199 @@
+"""Contract serde through the registry: models to Confluent wire bytes and back.
+
+Built on confluent-kafka's AvroSerializer / AvroDeserializer with TopicNameStrategy set
+explicitly. The decoder turns every failure into a `DecodeError` with a reason code fit for a
+dead-letter header: `empty_value`, `truncated`, `bad_magic_byte`, `unknown_schema_id`,
+`malformed_body`, `validation_failed`, and the transient `registry_unavailable`, which a consumer
+retries instead of dead-lettering.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
+
+from databus.registry import SUBJECT_STRATEGY
+from schemas.avro_files import schema_text
+from schemas.catalog import EventDomain
+from schemas.codec import event_from_data, record_from_data, to_datum
+from schemas.domain import ContractError, Issue
+from schemas.models.base import Contract
+
+MAGIC_BYTE: Final = 0
+HEADER_SIZE: Final = 5
+
+
+class DecodeError(Exception):
+    """A record that cannot become a valid contract model. Never carries personal values."""
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        issues: tuple[Issue, ...] = (),
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+        self.issues = issues
+        self.retryable = retryable
+
+
+@dataclass
+class Encoder:
+    """Encodes models of one schema for one topic (registry subject `<topic>-value`).
+
+    With `auto_register` off (production), the schema must already be registered by
+    `databus schemas register`; the serializer looks its id up once and caches it.
+    """
+
+    client: SchemaRegistryClient
+    topic: str
+    schema_name: str
+    auto_register: bool = False
+    _serializer: AvroSerializer = field(init=False, repr=False)
+    _ctx: SerializationContext = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        conf: dict[str, Any] = {
+            "auto.register.schemas": self.auto_register,
+            "use.latest.version": False,
+            "normalize.schemas": False,
+            "subject.name.strategy.type": SUBJECT_STRATEGY,
+        }
+        self._serializer = AvroSerializer(
+            self.client, schema_text(self.schema_name), to_dict=_to_dict, conf=conf
+        )
+        self._ctx = SerializationContext(self.topic, MessageField.VALUE)
+
+    def encode(self, record: Contract) -> bytes:
+        """Confluent wire bytes (magic byte, schema id, Avro body) of a validated model."""
+        value: bytes | None = self._serializer(record, self._ctx)
+        assert value is not None
+        return value
+
+
+def _to_dict(record: Contract, _ctx: SerializationContext | None) -> dict[str, Any]:
+    return to_datum(record)
+
+
+@dataclass
+class Decoder:
+    """Decodes one topic's values into models: an event domain, or a plain record model."""
+
+    client: SchemaRegistryClient
+    topic: str
+    target: EventDomain | type[Contract]
+    _deserializer: AvroDeserializer = field(init=False, repr=False)
+    _ctx: SerializationContext = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deserializer = AvroDeserializer(
+            self.client, conf={"subject.name.strategy.type": SUBJECT_STRATEGY}
+        )
+        self._ctx = SerializationContext(self.topic, MessageField.VALUE)
+
+    def decode(self, value: bytes | None, *, record: str | None = None) -> Contract:
+        """The model in `value`, or DecodeError saying why not (`record` labels the message)."""
+        data = self.decode_datum(value)
+        try:
+            if isinstance(self.target, EventDomain):
+                return event_from_data(self.target, data, record)
+            return record_from_data(self.target, data, record)
+        except ContractError as exc:
+            raise DecodeError("validation_failed", str(exc), issues=exc.issues) from None
+
+    def decode_datum(self, value: bytes | None) -> dict[str, Any]:
+        """The raw Avro datum (a dict) of a framed value, checked but not validated."""
+        if not value:
+            raise DecodeError("empty_value", "the record has no value")
+        if len(value) < HEADER_SIZE:
+            raise DecodeError("truncated", f"{len(value)} bytes is shorter than the 5-byte header")
+        if value[0] != MAGIC_BYTE:
+            raise DecodeError("bad_magic_byte", f"magic byte is {value[0]}, expected 0")
+        schema_id = struct.unpack(">I", value[1:HEADER_SIZE])[0]
+        try:
+            data = self._deserializer(value, self._ctx)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise DecodeError(
+                    "unknown_schema_id", f"schema id {schema_id} is not in the registry"
+                ) from None
+            raise DecodeError(
+                "registry_unavailable", f"registry error {exc.http_status_code}", retryable=True
+            ) from None
+        except (
+            SerializationError,
+            EOFError,
+            struct.error,
+            ValueError,
+            IndexError,
+            UnicodeDecodeError,
+        ) as exc:
+            raise DecodeError(
+                "truncated" if _is_eof(exc) else "malformed_body",
+                f"the Avro body does not match schema id {schema_id} ({type(exc).__name__})",
+            ) from None
+        except Exception as exc:  # transport failures reaching the registry
+            if _is_connection_error(exc):
+                raise DecodeError(
+                    "registry_unavailable", type(exc).__name__, retryable=True
+                ) from None
+            raise
+        if not isinstance(data, dict):
+            raise DecodeError("malformed_body", f"schema id {schema_id} is not a record schema")
+        return data
+
+
+def _is_eof(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, EOFError | struct.error) or "EOF" in type(seen).__name__:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    names = {type(e).__name__ for e in _chain(exc)}
+    return bool(
+        names
+        & {
+            "ConnectError",
+            "ConnectTimeout",
+            "ReadTimeout",
+            "ConnectionError",
+            "RemoteProtocolError",
+        }
+    )
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return chain
+
+
+def framing(value: bytes) -> tuple[int, int, bytes]:
+    """(magic byte, schema id, Avro body) of a framed value; for tools and tests."""
+    if len(value) < HEADER_SIZE:
+        raise DecodeError("truncated", "shorter than the 5-byte header")
+    magic, schema_id = struct.unpack(">bI", value[:HEADER_SIZE])
+    return magic, schema_id, value[HEADER_SIZE:]
+
+
+def body_reader(value: bytes) -> io.BytesIO:
+    """The Avro body of a framed value as a stream (for independent decoders)."""
+    return io.BytesIO(framing(value)[2])

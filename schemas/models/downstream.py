@@ -1,0 +1,138 @@
+"""Records the bus itself produces: population changes, sector projections, verification,
+dead letters, the data-usage trail and heartbeats."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from uuid import UUID
+
+from schemas.models.base import NAMESPACE_ROOT, Contract, Sex, field
+from schemas.models.citizen import Citizen, CitizenProjection
+from schemas.models.types import Name, Pin
+
+POPULATION = f"{NAMESPACE_ROOT}.population"
+SECTOR = f"{NAMESPACE_ROOT}.sector"
+BUS = f"{NAMESPACE_ROOT}.bus"
+
+
+class PopulationChange(Contract):
+    """One applied change to the NPD: which fields changed and the citizen after it."""
+
+    avro_namespace = POPULATION
+    pin: Pin = field("PIN of the citizen; the Kafka key.", "identifier")
+    version: int = field("Citizen version after this change (1 for the first).", ge=1)
+    event_id: UUID = field("The source event that caused the change.")
+    event_type: str = field("Type of that event.")
+    source: str = field("Agency that published that event.")
+    changed_fields: list[str] = field("Citizen fields whose value changed.")
+    occurred_at: datetime = field("When the fact happened in the real world.")
+    applied_at: datetime = field("When the NPD committed the change.")
+    citizen: Citizen = field("The citizen after the change.", "personal")
+
+
+class SectorProjection(Contract):
+    """What one sector receives: the citizen fields its legal basis allows, and the version."""
+
+    avro_namespace = SECTOR
+    pin: Pin = field("PIN of the citizen; the Kafka key.", "identifier")
+    sector: str = field("Receiving sector (topology name).")
+    version: int = field("Citizen version this projection reflects.", ge=1)
+    released_fields: list[str] = field("Fields released in this message.")
+    deceased: bool = field("Whether the citizen is deceased.", "personal")
+    citizen: CitizenProjection = field("The allowed fields; all others empty.", "personal")
+    emitted_at: datetime = field("When the router emitted this projection.")
+
+
+class VerificationClaims(Contract):
+    """What a sector holds about a person and wants checked against the NPD."""
+
+    avro_namespace = SECTOR
+    family_name: Name | None = field("Claimed family name.", "personal", default=None)
+    middle_name: Name | None = field("Claimed middle name.", "personal", default=None)
+    given_name: Name | None = field("Claimed given name.", "personal", default=None)
+    date_of_birth: date | None = field("Claimed date of birth.", "personal", default=None)
+    sex: Sex | None = field("Claimed sex.", "personal", default=None)
+    identity_card_number: str | None = field("Claimed card number.", "identifier", default=None)
+
+
+class VerificationRequest(Contract):
+    """A sector's request to check claims about one PIN."""
+
+    avro_namespace = SECTOR
+    request_id: UUID = field("Id of the request, echoed in the result.")
+    sector: str = field("Requesting sector.")
+    pin: Pin = field("PIN the claims are about.", "identifier")
+    claims: VerificationClaims = field("The claimed values.", "personal")
+    requested_at: datetime = field("When the sector sent the request.")
+
+
+class SubjectStatus(StrEnum):
+    """What the NPD knows of the PIN."""
+
+    FOUND = "FOUND"
+    NOT_FOUND = "NOT_FOUND"
+    DECEASED = "DECEASED"
+
+
+class FieldVerdict(StrEnum):
+    """Per-field outcome; the NPD's value is never returned."""
+
+    MATCH = "MATCH"
+    MATCH_IGNORING_DIACRITICS = "MATCH_IGNORING_DIACRITICS"
+    MISMATCH = "MISMATCH"
+    NOT_CHECKED = "NOT_CHECKED"
+
+
+class VerificationResult(Contract):
+    """The answer to a VerificationRequest: per-field verdicts, never values."""
+
+    avro_namespace = SECTOR
+    request_id: UUID = field("The request answered.")
+    sector: str = field("Requesting sector.")
+    pin: Pin = field("PIN the claims were about.", "identifier")
+    status: SubjectStatus = field("Whether the PIN is known, and alive.")
+    verdicts: dict[str, FieldVerdict] = field("Verdict per claimed field.")
+    answered_at: datetime = field("When the verifier answered.")
+
+
+class DeadLetter(Contract):
+    """A record that could not be decoded or applied, kept with the reason (no personal values)."""
+
+    avro_namespace = BUS
+    original_topic: str = field("Topic the record came from.")
+    original_partition: int = field("Its partition.")
+    original_offset: int = field("Its offset.")
+    original_key: bytes | None = field("Its key bytes, as received.", "identifier", default=None)
+    original_value: bytes | None = field("Its value bytes, as received.", "personal", default=None)
+    consumer: str = field("Consumer group or component that gave up on it.")
+    error_class: str = field("Class of the error (e.g. DecodeError).")
+    reason: str = field("Reason code (e.g. unknown_schema_id, not_authoritative).")
+    message: str = field("Explanation without personal values.")
+    failed_at: datetime = field("When it was dead-lettered.")
+
+
+class DataUsage(Contract):
+    """One release of a citizen's data to a sector: who got which fields, why, when."""
+
+    avro_namespace = BUS
+    usage_id: UUID = field("Id of this release record.")
+    pin: Pin = field("Whose data was released; the Kafka key.", "identifier")
+    sector: str = field("Receiving sector.")
+    agency: str = field("Receiving agency (X-Road id).")
+    fields_released: list[str] = field("Citizen fields released.")
+    legal_basis: list[str] = field("Instruments and articles the release rests on.")
+    citizen_version: int = field("Citizen version released.", ge=1)
+    event_id: UUID | None = field("Source event that caused the release, if any.", default=None)
+    released_at: datetime = field("When the projection was emitted.")
+
+
+class Heartbeat(Contract):
+    """Sent by every publisher at its interval, so a quiet ministry is not taken for a dead link."""
+
+    avro_namespace = BUS
+    source: str = field("X-Road style id of the publishing agency, e.g. VN/GOV/BTP/hotich.")
+    instance: str = field("Id of the publisher process instance, stable for its lifetime.")
+    sequence: int = field("Heartbeat counter of this instance, starting at 0.", ge=0)
+    sent_at: datetime = field("When the heartbeat was sent (UTC).")
+    interval_seconds: int = field("Interval the publisher promises between heartbeats.", ge=1)

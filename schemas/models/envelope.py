@@ -1,0 +1,65 @@
+"""The envelope every change event shares (DESIGN.md §4), and its cross-field rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar
+from uuid import UUID
+
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
+
+from schemas.models.base import ChangeType, Contract, field
+from schemas.models.types import AgencyId, Pin, Timestamp
+
+RECORDING_SKEW = timedelta(minutes=5)
+
+
+class Event(Contract):
+    """Envelope of a change event. Subclasses fix `event_type` and type the `payload`."""
+
+    domain: ClassVar[str]
+    """Which topic family the event belongs to (civil-status, residence, identity, reference)."""
+
+    event_id: UUID = field("Unique id of this event (UUID), used for de-duplication.")
+    event_type: str = field("Type of the event; selects the payload record.")
+    source: AgencyId = field("Publishing agency, X-Road style (e.g. VN/GOV/BTP/hotich).")
+    subject_pin: Pin = field("PIN of the citizen the event is about; the Kafka key.", "identifier")
+    change_type: ChangeType = field(
+        "CREATED for a new fact, CORRECTED to replace an earlier event, ANNULLED to revert one.",
+        default=ChangeType.CREATED,
+    )
+    corrects_event_id: UUID | None = field(
+        "For CORRECTED and ANNULLED: the event_id this event corrects or annuls.", default=None
+    )
+    occurred_at: Timestamp = field("When the fact happened in the real world (e.g. the death).")
+    recorded_at: Timestamp = field("When the source registry recorded it.")
+    correlation_id: str | None = field(
+        "Id tying events of one cross-agency workflow together (birth, residence, insurance).",
+        default=None,
+        max_length=100,
+    )
+    payload: Any = field("The event's typed content.")
+
+    @model_validator(mode="after")
+    def _envelope_rules(self) -> Event:
+        needs_target = self.change_type is not ChangeType.CREATED
+        if needs_target and self.corrects_event_id is None:
+            raise PydanticCustomError(
+                "event.corrects_event_id",
+                "a CORRECTED or ANNULLED event must name the event it corrects",
+                {"at": "corrects_event_id"},
+            )
+        if not needs_target and self.corrects_event_id is not None:
+            raise PydanticCustomError(
+                "event.corrects_event_id",
+                "a CREATED event must not name an event it corrects",
+                {"at": "corrects_event_id"},
+            )
+        if self.recorded_at + RECORDING_SKEW < self.occurred_at:
+            raise PydanticCustomError(
+                "event.recorded_before_occurred",
+                "recorded_at is earlier than occurred_at",
+                {"at": "recorded_at"},
+            )
+        return self
