@@ -17,7 +17,7 @@ def issue_from_pydantic(error: ErrorDetails) -> Issue:
     context = error.get("ctx") or {}
     at = context.get("at")
     if at:
-        parts.append(str(at))
+        parts.append(str(at).lstrip("."))
     rule = error["type"]
     if "." not in rule:
         rule = f"{GENERIC_PREFIX}{rule}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from schemas.domain.admin_units import admin_unit_issues
 from schemas.domain.dates import date_issues, timestamp_issues
 from schemas.domain.issues import (
+    MODEL_RULES,
     RULES,
     ContractError,
     Issue,
@@ -45,6 +46,7 @@ from schemas.domain.places import (
 __all__ = [
     "FEMALE",
     "MALE",
+    "MODEL_RULES",
     "NAME_MAX_LENGTH",
     "PIN_PLACE_CODES",
     "PIN_PROVINCE_CODES",

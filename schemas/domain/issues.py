@@ -138,7 +138,34 @@ RULES: Final[Mapping[str, RuleInfo]] = _rules(
         "An event whose occurred_at is older than the value a field already holds does not "
         "overwrite that value (a newer occurred_at wins).",
     ),
+    # Checked by the contract models (schemas.models) on a whole event, at the edge.
+    RuleInfo("event.unknown_type", "schema", "The event_type is one the bus knows."),
+    RuleInfo("event.wrong_topic", "schema", "The event type belongs to the topic it is sent to."),
+    RuleInfo(
+        "event.corrects_event_id",
+        "schema",
+        "CORRECTED and ANNULLED events name the event they correct; CREATED events do not.",
+    ),
+    RuleInfo(
+        "event.recorded_before_occurred",
+        "schema",
+        "recorded_at is not earlier than occurred_at (five minutes of clock skew allowed).",
+    ),
+    RuleInfo("pin.reestablished_same", "schema", "A re-established PIN differs from the old one."),
+    RuleInfo("event.no_change", "schema", "A civil status change changes at least one field."),
 )
+
+MODEL_RULES: Final[frozenset[str]] = frozenset(
+    {
+        "event.unknown_type",
+        "event.wrong_topic",
+        "event.corrects_event_id",
+        "event.recorded_before_occurred",
+        "pin.reestablished_same",
+        "event.no_change",
+    }
+)
+"""Schema rules checked by the contract models on whole records rather than by this package."""
 """Every rule id used by the data contracts, with its kind and description."""
 
 

@@ -29,7 +29,8 @@ _MSG_CHARACTERS: Final = (
 def normalize_name(value: str) -> str:
     """``value`` in Unicode NFC, every run of whitespace (NBSP included) one space, stripped."""
     if not value.isascii():
-        value = unicodedata.normalize("NFC", value)
+        # The typographic apostrophe of names such as H’Hen is folded to the ASCII one.
+        value = unicodedata.normalize("NFC", value).replace("\u2019", "'")
     return " ".join(value.split())
 
 

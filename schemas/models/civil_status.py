@@ -99,7 +99,7 @@ class CivilStatusChanged(Contract):
     def _changes_something(self) -> CivilStatusChanged:
         if (self.name, self.sex, self.ethnicity, self.nationalities) == (None, None, None, None):
             raise PydanticCustomError(
-                "civil_status.no_change", "a civil status change must change at least one field"
+                "event.no_change", "a civil status change must change at least one field"
             )
         return self
 
@@ -119,6 +119,11 @@ class BirthRegisteredEvent(CivilStatusEvent):
 
     @model_validator(mode="after")
     def _pin_matches_child(self) -> BirthRegisteredEvent:
+        unit = self.payload.place_of_birth_registration
+        raise_first(
+            unit.issues("payload.place_of_birth_registration", as_of=self.occurred_at.date()),
+            at_subfield=True,
+        )
         raise_first(
             pin_issues(
                 self.subject_pin,

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import model_validator
 
-from schemas.domain import admin_unit_issues
+from schemas.domain import Issue, admin_unit_issues
 from schemas.models.base import NAMESPACE_ROOT, Contract, field
 from schemas.models.types import Name, PastDate, Pin, raise_first
 
@@ -44,13 +44,37 @@ class AdministrativeUnit(Contract):
 
     @model_validator(mode="after")
     def _codes_fit_scheme(self) -> AdministrativeUnit:
-        raise_first(
-            admin_unit_issues(
-                self.scheme, self.province_code, self.district_code, self.commune_code, ""
-            ),
-            at_subfield=True,
-        )
+        raise_first(self.issues(), at_subfield=True)
         return self
+
+    def issues(self, prefix: str = "", as_of: date | None = None) -> list[Issue]:
+        """Problems of the codes under the scheme (and, with `as_of`, of the scheme's date)."""
+        found = admin_unit_issues(
+            self.scheme,
+            self.province_code,
+            self.district_code,
+            self.commune_code,
+            "unit",
+            as_of=as_of,
+        )
+        return [Issue(_join(prefix, _model_field(i.field)), i.rule, i.message) for i in found]
+
+
+def _model_field(issue_field: str) -> str:
+    level = issue_field.rsplit(".", 1)[-1]
+    return _FIELD_OF_LEVEL.get(level, level)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+_FIELD_OF_LEVEL = {
+    "scheme": "scheme",
+    "province": "province_code",
+    "district": "district_code",
+    "commune": "commune_code",
+}
 
 
 class Address(Contract):

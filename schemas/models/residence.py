@@ -6,10 +6,12 @@ from datetime import date
 from enum import StrEnum
 from typing import ClassVar, Literal
 
+from pydantic import model_validator
+
 from schemas.models.base import NAMESPACE_ROOT, Contract, field
 from schemas.models.common import Address
 from schemas.models.envelope import Event
-from schemas.models.types import CountryCode, PastDate
+from schemas.models.types import CountryCode, PastDate, raise_first
 
 NS = f"{NAMESPACE_ROOT}.residence"
 
@@ -25,6 +27,11 @@ class PermanentResidenceRegistered(Contract):
     )
     registered_on: PastDate = field("Date of registration.")
 
+    @model_validator(mode="after")
+    def _scheme_in_force(self) -> PermanentResidenceRegistered:
+        _check_scheme(self.address, self.registered_on)
+        return self
+
 
 class TemporaryResidenceRegistered(Contract):
     """Temporary residence registered (đăng ký tạm trú)."""
@@ -33,6 +40,16 @@ class TemporaryResidenceRegistered(Contract):
     address: Address = field("The temporary residence.", "personal")
     registered_on: PastDate = field("Date of registration.")
     valid_until: date | None = field("End of the registered stay, if limited.", default=None)
+
+    @model_validator(mode="after")
+    def _scheme_in_force(self) -> TemporaryResidenceRegistered:
+        _check_scheme(self.address, self.registered_on)
+        return self
+
+
+def _check_scheme(address: Address, on: date) -> None:
+    """The address must use the administrative-unit scheme in force on the registration date."""
+    raise_first(address.unit.issues("address.unit", as_of=on), at_subfield=True)
 
 
 class ResidenceKind(StrEnum):

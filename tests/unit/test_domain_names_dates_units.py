@@ -158,6 +158,11 @@ def test_timestamps() -> None:
     assert timestamp_issues(NOW, "occurred_at", now=NOW) == []
     assert timestamp_issues(NOW + timedelta(minutes=5), "t", now=NOW) == []
     assert timestamp_issues(NOW.astimezone(ICT), "t", now=NOW) == []
+    assert timestamp_issues(NOW, "t", now=NOW.astimezone(ICT)) == []
+    ict_late = (NOW + timedelta(minutes=6)).astimezone(ICT)
+    assert [i.rule for i in timestamp_issues(ict_late, "t", now=NOW.astimezone(ICT))] == [
+        "date.future"
+    ]
     assert [i.rule for i in timestamp_issues(NOW + timedelta(minutes=6), "t", now=NOW)] == [
         "date.future"
     ]
