@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := .venv/bin
 STAMP := .venv/.installed
 
-.PHONY: demo test lint unit integration stack-up stack-down bench clean
+.PHONY: demo test lint unit integration stack-up stack-down bench generate clean
 
 $(STAMP): pyproject.toml
 	deploy/local/ensure-python.sh
@@ -32,6 +32,11 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest -m integration
+
+## generate: rewrite the Avro schemas and docs/events.md from the models (tests check both)
+generate: $(STAMP)
+	$(BIN)/python -m schemas.avro_gen
+	$(BIN)/python -m databus.contracts_doc
 
 stack-up: $(STAMP)
 	$(BIN)/databus stack up --all

@@ -7,7 +7,9 @@ models give. Every field carries its `doc` and a `sensitivity` attribute.
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import sys
 import types
 import typing
@@ -144,8 +146,9 @@ def event_schema(base: type[Event], events: tuple[type[Event], ...]) -> dict[str
     fields = []
     for name, info in base.model_fields.items():
         if name == "payload":
-            payloads = tuple(e.model_fields["payload"].annotation for e in events)
-            fields.append(builder.field(name, info, Union[payloads]))  # noqa: UP007
+            payloads: list[Any] = [e.model_fields["payload"].annotation for e in events]
+            union = functools.reduce(operator.or_, payloads[1:], payloads[0])
+            fields.append(builder.field(name, info, union))
         else:
             fields.append(builder.field(name, info))
     schema = builder.record(base, fields=fields)

@@ -80,3 +80,18 @@ def test_rules_raised_by_the_models_are_documented_with_their_kind() -> None:
     for rule in MODEL_RULES:
         assert rule in RULES, rule
         assert RULES[rule].kind == "schema"
+
+
+def test_events_page_is_current_and_every_example_validates() -> None:
+    from databus import contracts_doc
+    from databus.topology.loader import load_topology
+    from schemas.codec import event_from_data
+    from schemas.examples import EXAMPLES
+
+    assert contracts_doc.PAGE.read_text(encoding="utf-8") == contracts_doc.render(
+        load_topology(contracts_doc.TOPOLOGY)
+    ), "run `python -m databus.contracts_doc`"
+    assert set(EXAMPLES) == set(EVENT_CLASSES)
+    for event_type, example in EXAMPLES.items():
+        domain = EVENT_DOMAINS[EVENT_TYPES_BY_NAME[event_type].domain]
+        assert event_from_data(domain, example).event_type == event_type
