@@ -20,7 +20,8 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
 
 from databus.registry import SUBJECT_STRATEGY
-from schemas.avro_files import schema_text
+from schemas.avro_files import schema_dict, schema_text
+from schemas.avro_writer import Writer, compile_writer
 from schemas.catalog import EventDomain
 from schemas.codec import event_from_data, record_from_data, to_datum
 from schemas.domain import ContractError, Issue
@@ -52,8 +53,10 @@ class DecodeError(Exception):
 class Encoder:
     """Encodes models of one schema for one topic (registry subject `<topic>-value`).
 
-    With `auto_register` off (production), the schema must already be registered by
-    `databus schemas register`; the serializer looks its id up once and caches it.
+    The first record goes through confluent-kafka's AvroSerializer, which registers the schema
+    (`auto_register`) or looks its id up (production: `databus schemas register` did it) under
+    TopicNameStrategy. Every later record reuses that 5-byte header and a compiled writer
+    (`schemas.avro_writer`) that produces the same bytes without an intermediate dict.
     """
 
     client: SchemaRegistryClient
@@ -62,8 +65,11 @@ class Encoder:
     auto_register: bool = False
     _serializer: AvroSerializer = field(init=False, repr=False)
     _ctx: SerializationContext = field(init=False, repr=False)
+    _writer: Writer = field(init=False, repr=False)
+    _header: bytes | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
+        self._writer = compile_writer(schema_dict(self.schema_name))
         conf: dict[str, Any] = {
             "auto.register.schemas": self.auto_register,
             "use.latest.version": False,
@@ -77,9 +83,19 @@ class Encoder:
 
     def encode(self, record: Contract) -> bytes:
         """Confluent wire bytes (magic byte, schema id, Avro body) of a validated model."""
-        value: bytes | None = self._serializer(record, self._ctx)
-        assert value is not None
-        return value
+        if self._header is None:
+            value: bytes | None = self._serializer(record, self._ctx)
+            assert value is not None
+            self._header = value[:HEADER_SIZE]
+            return value
+        out = bytearray(self._header)
+        self._writer(record, out)
+        return bytes(out)
+
+    @property
+    def schema_id(self) -> int | None:
+        """The registry id in use, once the first record was encoded."""
+        return struct.unpack(">I", self._header[1:])[0] if self._header else None
 
 
 def _to_dict(record: Contract, _ctx: SerializationContext | None) -> dict[str, Any]:

@@ -148,7 +148,10 @@ def event_schema(base: type[Event], events: tuple[type[Event], ...]) -> dict[str
         if name == "payload":
             payloads: list[Any] = [e.model_fields["payload"].annotation for e in events]
             union = functools.reduce(operator.or_, payloads[1:], payloads[0])
-            fields.append(builder.field(name, info, union))
+            payload_field = builder.field(name, info, union)
+            if not isinstance(payload_field["type"], list):  # always a union, so types can be added
+                payload_field["type"] = [payload_field["type"]]
+            fields.append(payload_field)
         else:
             fields.append(builder.field(name, info))
     schema = builder.record(base, fields=fields)

@@ -1,0 +1,180 @@
+"""Compiled Avro writers: encode a validated model straight to Avro binary.
+
+For each schema we generate (once) a Python function that reads the model's attributes and
+appends Avro binary to a bytearray, with no intermediate dict and no per-call schema walk.
+The output is byte-for-byte what fastavro writes for `schemas.codec.to_datum(model)`; a property
+test holds the two together. Supports exactly the Avro subset `schemas.avro_gen` emits.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+Writer = Callable[[Any, bytearray], None]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICRO = timedelta(microseconds=1)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_SMALL = [bytes([(n << 1) ^ (n >> 63) & 0xFF]) for n in range(64)]
+_pack_double = struct.Struct("<d").pack
+
+
+def zigzag(n: int) -> bytes:
+    """Avro `long`: zig-zag then base-128 varint."""
+    if 0 <= n < 64:
+        return _SMALL[n]
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // _ONE_MICRO
+
+
+class _Compiler:
+    """Generates the source of one writer function per named record of a schema."""
+
+    def __init__(self) -> None:
+        self.named: dict[str, Any] = {}
+        self.functions: dict[str, list[str]] = {}
+        self.constants: dict[str, Any] = {}
+        self.counter = 0
+
+    def const(self, value: Any) -> str:
+        self.counter += 1
+        name = f"_c{self.counter}"
+        self.constants[name] = value
+        return name
+
+    def record(self, schema: dict[str, Any], namespace: str) -> str:
+        ns = schema.get("namespace", namespace)
+        fullname = f"{ns}.{schema['name']}"
+        self.named[fullname] = schema
+        self.named[schema["name"]] = schema
+        func = "w_" + fullname.replace(".", "_")
+        if func in self.functions:
+            return func
+        self.functions[func] = []  # reserve before recursing (recursive references)
+        body = [f"def {func}(o, out):"]
+        for field in schema["fields"]:
+            body.append(f"    v = o.{field['name']}")
+            body.extend(self.emit(field["type"], "v", ns, "    "))
+        if len(body) == 1:
+            body.append("    pass")
+        self.functions[func] = body
+        return func
+
+    def emit(self, avro_type: Any, var: str, ns: str, ind: str) -> list[str]:
+        if isinstance(avro_type, list):
+            return self.union(avro_type, var, ns, ind)
+        if isinstance(avro_type, str):
+            if avro_type in self.named or f"{ns}.{avro_type}" in self.named:
+                named = self.named.get(avro_type) or self.named[f"{ns}.{avro_type}"]
+                return self.emit(named, var, ns, ind)
+            return self.primitive(avro_type, var, ind)
+        kind = avro_type["type"]
+        logical = avro_type.get("logicalType")
+        if logical == "timestamp-micros":
+            return [f"{ind}out += zigzag(_micros({var}))"]
+        if logical == "date":
+            return [f"{ind}out += zigzag({var}.toordinal() - {_EPOCH_ORDINAL})"]
+        if logical == "uuid":
+            return [f"{ind}out += b'\\x48'", f"{ind}out += str({var}).encode()"]
+        if kind == "record":
+            func = self.record(avro_type, ns)
+            return [f"{ind}{func}({var}, out)"]
+        if kind == "enum":
+            name = avro_type["name"]
+            self.named[f"{avro_type.get('namespace', ns)}.{name}"] = avro_type
+            self.named[name] = avro_type
+            table = self.const({s: zigzag(i) for i, s in enumerate(avro_type["symbols"])})
+            return [f"{ind}out += {table}[{var}]"]
+        if kind == "array":
+            item = f"i{len(ind)}"
+            return [
+                f"{ind}if {var}:",
+                f"{ind}    out += zigzag(len({var}))",
+                f"{ind}    for {item} in {var}:",
+                *self.emit(avro_type["items"], item, ns, ind + "        "),
+                f"{ind}out += b'\\x00'",
+            ]
+        if kind == "map":
+            key, val = f"k{len(ind)}", f"m{len(ind)}"
+            return [
+                f"{ind}if {var}:",
+                f"{ind}    out += zigzag(len({var}))",
+                f"{ind}    for {key}, {val} in {var}.items():",
+                *self.primitive("string", key, ind + "        "),
+                *self.emit(avro_type["values"], val, ns, ind + "        "),
+                f"{ind}out += b'\\x00'",
+            ]
+        return self.primitive(kind, var, ind)
+
+    def primitive(self, kind: str, var: str, ind: str) -> list[str]:
+        if kind == "string":
+            return [f"{ind}b_ = {var}.encode()", f"{ind}out += zigzag(len(b_))", f"{ind}out += b_"]
+        if kind == "bytes":
+            return [f"{ind}out += zigzag(len({var}))", f"{ind}out += {var}"]
+        if kind in ("long", "int"):
+            return [f"{ind}out += zigzag({var})"]
+        if kind == "boolean":
+            return [f"{ind}out += b'\\x01' if {var} else b'\\x00'"]
+        if kind in ("double", "float"):
+            if kind == "float":
+                raise TypeError("Avro float is not emitted by schemas.avro_gen")
+            return [f"{ind}out += _pack_double({var})"]
+        if kind == "null":
+            return []
+        raise TypeError(f"unsupported Avro type {kind!r}")
+
+    def union(self, branches: list[Any], var: str, ns: str, ind: str) -> list[str]:
+        if len(branches) == 2 and branches[0] == "null":
+            return [
+                f"{ind}if {var} is None:",
+                f"{ind}    out += b'\\x00'",
+                f"{ind}else:",
+                f"{ind}    out += b'\\x02'",
+                *self.emit(branches[1], var, ns, ind + "    "),
+            ]
+        if not all(isinstance(b, dict) and b.get("type") == "record" for b in branches):
+            raise TypeError("only [null, T] unions and unions of records are supported")
+        lines = [f"{ind}t_ = type({var}).__name__"]
+        for index, branch in enumerate(branches):
+            keyword = "if" if index == 0 else "elif"
+            lines.append(f"{ind}{keyword} t_ == {branch['name']!r}:")
+            lines.append(f"{ind}    out += {zigzag(index)!r}")
+            lines.extend(self.emit(branch, var, ns, ind + "    "))
+        lines.append(f"{ind}else:")
+        lines.append(f"{ind}    raise TypeError('no union branch for ' + t_)")
+        return lines
+
+
+def compile_writer(schema: dict[str, Any]) -> Writer:
+    """A function `(model, out: bytearray) -> None` writing the model as Avro binary."""
+    compiler = _Compiler()
+    entry = compiler.record(schema, schema.get("namespace", ""))
+    source = "\n\n".join("\n".join(lines) for lines in compiler.functions.values())
+    namespace: dict[str, Any] = {
+        "zigzag": zigzag,
+        "_micros": _micros,
+        "_pack_double": _pack_double,
+        **compiler.constants,
+    }
+    exec(compile(source, f"<avro writer {schema['name']}>", "exec"), namespace)
+    writer: Writer = namespace[entry]
+    return writer
+
+
+def encode(writer: Writer, model: Any) -> bytes:
+    """Avro binary of `model` with a compiled writer."""
+    out = bytearray()
+    writer(model, out)
+    return bytes(out)
