@@ -33,6 +33,12 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest -m integration
 
+## bench: every benchmark (needs the local stack; started if missing); results in bench/results
+bench: $(STAMP)
+	deploy/local/ensure-system.sh core
+	$(BIN)/databus stack up
+	$(BIN)/python -m bench.serde
+
 ## generate: rewrite the Avro schemas and docs/events.md from the models (tests check both)
 generate: $(STAMP)
 	$(BIN)/python -m schemas.avro_gen

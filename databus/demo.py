@@ -21,6 +21,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from rich.table import Table
 
 from databus.cli.output import console, fail
+from databus.demo_contracts import show_contracts
 from databus.registry import registry_client, value_subject
 from databus.serde import Decoder, Encoder, framing
 from databus.settings import Settings
@@ -58,6 +59,9 @@ def run_demo(settings: Settings, per_source: int) -> None:
     _print_heartbeats(report)
     if not report.ok:
         fail("heartbeat round trip lost, duplicated or mis-framed records (see table above)")
+    console.rule("Contracts: every event type validated, encoded through the registry, decoded")
+    if not show_contracts(endpoints.registry_url, topology, topics):
+        fail("a contract round trip failed (see table above)")
     console.print(
         f"[green]demo ok[/]: Kafka {endpoints.bootstrap_servers}, registry "
         f"{endpoints.registry_url}; stop the stack with `databus stack down`"

@@ -30,3 +30,5 @@ def test_demo_publishes_and_reads_back_heartbeats_of_every_source(bus_settings: 
     for agency in ("VN/GOV/BTP/hotich", "VN/GOV/BCA/cutru", "VN/GOV/BCA/dinhdanh"):
         assert agency in result.output
     assert "framing: magic byte 0" in result.output
+    assert result.output.count("equal") == 13  # every event type round-trips
+    assert "[pin.century_sex]" in result.output  # the bad event is refused, rule named
