@@ -88,3 +88,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "integration" in item.path.parts:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def bus_ready(bus_settings: Settings) -> Settings:
+    """`bus_settings` with every topic of the topology created and every schema registered."""
+    from databus.contracts import bindings
+    from databus.kafka_admin import apply_topics
+    from databus.schema_admin import RegistryAdmin, register_all
+    from databus.topology.topics import Topics
+    from schemas.avro_files import AVRO_DIR
+
+    topics = Topics.from_settings(bus_settings)
+    endpoints = bus_settings.endpoints
+    apply_topics(endpoints.bootstrap_servers, topics.specs())
+    register_all(RegistryAdmin(endpoints.registry_url), bindings(topics), AVRO_DIR)
+    return bus_settings

@@ -7,6 +7,7 @@ has a pid file `<stack_dir>/<part>.pid`; `down` stops exactly those pids.
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from databus.stack.errors import StackError
 from databus.stack.part import Part
 from databus.stack.parts import PARTS
-from databus.stack.process import is_ours, port_open, stop
+from databus.stack.process import is_ours, port_open, stop, wait_for
 from databus.stack.state import PartRecord, StackState
 
 Report = Callable[[str], None]
@@ -67,6 +68,7 @@ class Stack:
                     self._stop_record(part, record)
                 report(f"{name}: starting")
                 record = part.launch()
+                record.extra["spawn"] = part.last_spawn
                 state.parts[name] = record
                 state.save()
                 pending.append((part, record))
@@ -96,6 +98,24 @@ class Stack:
             del state.parts[name]
         state.save()
         return stopped
+
+    def stop_part(self, name: str, *, kill: bool = False) -> PartRecord:
+        """Stop one part but keep its data, ports and record, for `start_part` (outage tests)."""
+        record = self.state().parts[name]
+        part = self.part(name)
+        stop(record.pid, record.marker, sig=signal.SIGKILL if kill else part.stop_signal)
+        host, port = record.address.rsplit(":", 1)
+        if not wait_for(lambda: not port_open(host, int(port)), 10):
+            raise StackError(f"{name} stopped but {record.address} still accepts connections")
+        return record
+
+    def start_part(self, name: str) -> PartRecord:
+        """Start a part stopped by `stop_part` again, same ports and data; wait until ready."""
+        state = self.state()
+        record = self.part(name).respawn(state.parts[name])
+        state.parts[name] = record
+        state.save()
+        return record
 
     def running(self) -> set[str]:
         """Names of the parts that run and answer now."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from databus.stack.errors import StackError
-from databus.stack.process import chown_tree, is_ours, tail_file
+from databus.stack.process import chown_tree, is_ours, spawn, tail_file
 from databus.stack.state import PartRecord
 
 
@@ -29,11 +29,35 @@ class Part(ABC):
         self.run_dir = self.stack_dir / self.name
         self.log = self.run_dir / f"{self.name}.log"
         self.pid_file = self.stack_dir / f"{self.name}.pid"
+        self.last_spawn: dict[str, object] = {}
 
     @property
     def marker(self) -> str:
         """Every process we start carries the stack directory on its command line."""
         return str(self.run_dir)
+
+    def spawn(
+        self, argv: list[str], *, user: pwd.struct_passwd | None = None, cwd: Path | None = None
+    ) -> int:
+        """Start the server process and remember how, so that `respawn` can start it again."""
+        self.last_spawn = {
+            "argv": list(argv),
+            "user": user.pw_name if user else None,
+            "cwd": str(cwd) if cwd else None,
+        }
+        return spawn(argv, log=self.log, pid_file=self.pid_file, user=user, cwd=cwd)
+
+    def respawn(self, record: PartRecord) -> PartRecord:
+        """Start a stopped part again with the same command, ports and data; wait until ready."""
+        spec = record.extra.get("spawn")
+        if not spec:
+            raise StackError(f"{self.name} was started without a respawn spec; restart the stack")
+        user = pwd.getpwnam(spec["user"]) if spec["user"] else None
+        cwd = Path(spec["cwd"]) if spec["cwd"] else None
+        pid = spawn(spec["argv"], log=self.log, pid_file=self.pid_file, user=user, cwd=cwd)
+        again = record.model_copy(update={"pid": pid})
+        self.wait_ready(again)
+        return again
 
     def service_dir(self, user: pwd.struct_passwd | None) -> Path:
         """A fresh directory for a database's data and socket, reachable by its service user.

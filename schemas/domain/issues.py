@@ -153,7 +153,11 @@ RULES: Final[Mapping[str, RuleInfo]] = _rules(
     ),
     RuleInfo("pin.reestablished_same", "schema", "A re-established PIN differs from the old one."),
     RuleInfo("event.no_change", "schema", "A civil status change changes at least one field."),
+    # Checked by the publisher SDK against the topology, before anything reaches Kafka.
+    RuleInfo("source.not_granted", "schema", "The topology grants the event type to the source."),
+    RuleInfo("source.mismatch", "schema", "The event's source is the publishing agency."),
 )
+"""Every rule id used by the data contracts, with its kind and description."""
 
 MODEL_RULES: Final[frozenset[str]] = frozenset(
     {
@@ -163,10 +167,12 @@ MODEL_RULES: Final[frozenset[str]] = frozenset(
         "event.recorded_before_occurred",
         "pin.reestablished_same",
         "event.no_change",
+        "source.not_granted",
+        "source.mismatch",
     }
 )
-"""Schema rules checked by the contract models on whole records rather than by this package."""
-"""Every rule id used by the data contracts, with its kind and description."""
+"""Schema rules checked outside this package: by the contract models on whole records, or by
+the publisher SDK against the topology."""
 
 
 class ContractError(ValueError):

@@ -6,7 +6,7 @@ from confluent_kafka.admin import AdminClient
 
 from databus.stack.artifacts import LOCAL_DEPLOY, java, kafka_libs
 from databus.stack.part import Part
-from databus.stack.process import free_port, run_checked, spawn
+from databus.stack.process import free_port, run_checked
 from databus.stack.state import PartRecord
 
 HEAP = ["-Xms256m", "-Xmx512m"]
@@ -55,10 +55,8 @@ class KafkaPart(Part):
             what="kafka-storage format",
             log=self.log,
         )
-        pid = spawn(
+        pid = self.spawn(
             [*base, f"-Ddatabus.stack={self.marker}", "-cp", classpath, "kafka.Kafka", str(props)],
-            log=self.log,
-            pid_file=self.pid_file,
         )
         address = f"127.0.0.1:{port}"
         return PartRecord(

@@ -7,7 +7,7 @@ import shutil
 import pymysql
 
 from databus.stack.part import Part
-from databus.stack.process import free_port, require_tool, run_checked, service_user, spawn
+from databus.stack.process import free_port, require_tool, run_checked, service_user
 from databus.stack.state import PartRecord
 
 DATABASE = "databus"
@@ -44,7 +44,7 @@ class MariaDBPart(Part):
         )
         port = free_port()
         socket = service_dir / "mariadb.sock"
-        pid = spawn(
+        pid = self.spawn(
             [
                 str(server),
                 "--no-defaults",
@@ -59,8 +59,6 @@ class MariaDBPart(Part):
                 "--character-set-server=utf8mb4",
                 "--collation-server=utf8mb4_unicode_ci",
             ],
-            log=self.log,
-            pid_file=self.pid_file,
             user=user,
         )
         address = f"127.0.0.1:{port}"

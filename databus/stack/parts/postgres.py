@@ -9,7 +9,7 @@ import psycopg
 
 from databus.stack.errors import MissingToolError
 from databus.stack.part import Part
-from databus.stack.process import free_port, run_checked, service_user, spawn
+from databus.stack.process import free_port, run_checked, service_user
 from databus.stack.state import PartRecord
 
 DATABASE = "databus"
@@ -56,7 +56,7 @@ class PostgresPart(Part):
             user=user,
         )
         port = free_port()
-        pid = spawn(
+        pid = self.spawn(
             [
                 str(bindir / "postgres"),
                 "-D",
@@ -74,8 +74,6 @@ class PostgresPart(Part):
                 "-c",
                 "max_wal_size=2GB",
             ],
-            log=self.log,
-            pid_file=self.pid_file,
             user=user,
         )
         address = f"127.0.0.1:{port}"

@@ -7,7 +7,7 @@ import httpx
 from databus.stack.artifacts import apicurio_home, apicurio_launch_jar, java
 from databus.stack.errors import StackError
 from databus.stack.part import Part
-from databus.stack.process import free_port, spawn
+from databus.stack.process import free_port
 from databus.stack.state import PartRecord
 
 CCOMPAT_PATH = "/apis/ccompat/v7"
@@ -23,7 +23,7 @@ class RegistryPart(Part):
         self.fresh_run_dir()
         jar = apicurio_launch_jar(apicurio_home(self.cache_dir, self.log))
         port = free_port()
-        pid = spawn(
+        pid = self.spawn(
             [
                 java(),
                 "-Xms128m",
@@ -36,8 +36,6 @@ class RegistryPart(Part):
                 "-jar",
                 str(jar),
             ],
-            log=self.log,
-            pid_file=self.pid_file,
             cwd=self.run_dir,
         )
         address = f"127.0.0.1:{port}"

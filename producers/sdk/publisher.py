@@ -1,0 +1,343 @@
+"""The ministry SDK: put correct events on the bus in a few lines, and never lose one.
+
+    with Publisher.for_source("civil-status") as publisher:
+        future = publisher.publish(event_or_json_dict)
+        delivery = future.result(timeout=30)   # topic, partition, offset once acks=all
+        report = publisher.flush(timeout=30)    # what was delivered, failed, still pending
+
+A Publisher speaks for one source of the topology: it refuses, before anything reaches Kafka,
+an event type the topology does not grant that source, or an event signed by another agency.
+Events are validated by the contracts, encoded through the registry (Confluent wire format,
+TopicNameStrategy) and produced with an idempotent producer (acks=all, lz4), keyed by the
+subject PIN so a citizen's events stay in order. A full local queue makes `publish` wait; it
+never drops. Delivery results arrive as futures; a background thread serves the callbacks and
+sends the source's heartbeats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from databus.contracts import source_domain
+from databus.kafka_config import producer_config
+from databus.metrics import DELIVERY_LATENCY, EVENTS_FAILED, EVENTS_PUBLISHED, HEARTBEATS_SENT
+from databus.registry import registry_client
+from databus.serde import Encoder
+from databus.settings import Settings
+from databus.topology.loader import load_topology
+from databus.topology.model import Source, Topology
+from databus.topology.topics import Topics
+from schemas.codec import event_from_data
+from schemas.domain import ContractError, Issue
+from schemas.models.downstream import Heartbeat
+from schemas.models.envelope import Event
+
+log = logging.getLogger(__name__)
+
+
+class PublishError(Exception):
+    """An event was not delivered. `reason` is a code; the message holds no personal value."""
+
+    def __init__(self, event_id: str, reason: str, message: str) -> None:
+        super().__init__(f"event {event_id}: {reason}: {message}")
+        self.event_id = event_id
+        self.reason = reason
+
+
+class NotGrantedError(ContractError):
+    """The topology does not let this source publish the event; nothing was sent."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where an event landed, once the broker confirmed it (acks=all)."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+    latency_seconds: float
+
+
+@dataclass
+class FlushReport:
+    """Outcome of `flush`/`close`: counts, and the event ids not delivered (yet)."""
+
+    delivered: int
+    failed: dict[str, str] = field(default_factory=dict)
+    """event_id → reason, for events that failed for good."""
+    pending: list[str] = field(default_factory=list)
+    """event_ids still waiting for a delivery report when the time-out passed."""
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed and not self.pending
+
+
+class Publisher:
+    """Publishes the events of one source agency (see the module docstring)."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        settings: Settings | None = None,
+        topology: Topology | None = None,
+        heartbeats: bool = True,
+        producer_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.topology = topology or load_topology(self.settings.topology)
+        self.source_name = _resolve_source(self.topology, source)
+        self.source: Source = self.topology.source(self.source_name)
+        self.agency = self.source.agency
+        self.topics = Topics.from_settings(self.settings, self.topology)
+        self.topic = self.topics.source_topic(self.source_name)
+        self.domain = source_domain(self.topics, self.source_name)
+        self._granted = frozenset(self.source.event_types)
+        endpoints = self.settings.endpoints
+        registry = registry_client(endpoints.registry_url)
+        self._encoder = Encoder(registry, self.topic, self.domain.record_name)
+        self._heartbeat_encoder = Encoder(registry, self.topics.heartbeats, "Heartbeat")
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._producer = Producer(
+            producer_config(
+                endpoints.bootstrap_servers,
+                f"databus-sdk-{self.source_name}",
+                **(producer_overrides or {}),
+            )
+        )
+        self._pending: dict[str, Future[Delivery]] = {}
+        self._lock = threading.Lock()
+        self._delivered = 0
+        self._failed: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._heartbeat_seq = 0
+        self._poller = threading.Thread(target=self._serve, name="databus-sdk-poll", daemon=True)
+        self._poller.start()
+        self._beater: threading.Thread | None = None
+        if heartbeats:
+            self._beater = threading.Thread(
+                target=self._beat, name="databus-sdk-heartbeat", daemon=True
+            )
+            self._beater.start()
+
+    @classmethod
+    def for_source(cls, source: str, **kwargs: Any) -> Self:
+        """A publisher for a source name (`civil-status`) or agency id (`VN/GOV/BTP/hotich`)."""
+        return cls(source, **kwargs)
+
+    # ------------------------------------------------------------------ publishing
+
+    def validate(self, event: Event | dict[str, Any], *, record: str | None = None) -> Event:
+        """The validated event this publisher may send; ContractError / NotGrantedError if not."""
+        model = event if isinstance(event, Event) else event_from_data(self.domain, event, record)
+        label = record or f"event {model.event_id}"
+        if model.event_type not in self._granted:
+            raise NotGrantedError(
+                [
+                    Issue(
+                        "event_type",
+                        "source.not_granted",
+                        f"the topology does not grant {model.event_type} to "
+                        f"source {self.source_name}",
+                    )
+                ],
+                record=label,
+            )
+        if model.source != self.agency:
+            raise NotGrantedError(
+                [
+                    Issue(
+                        "source",
+                        "source.mismatch",
+                        f"the event is signed by another agency than {self.agency}",
+                    )
+                ],
+                record=label,
+            )
+        return model
+
+    def publish(
+        self, event: Event | dict[str, Any], *, record: str | None = None
+    ) -> Future[Delivery]:
+        """Validate, encode and produce one event; the future resolves on delivery (acks=all).
+
+        Raises ContractError (invalid) or NotGrantedError before anything reaches Kafka.
+        When the local queue is full, waits for room instead of dropping.
+        """
+        try:
+            model = self.validate(event, record=record)
+        except ContractError as exc:
+            reason = "not_granted" if isinstance(exc, NotGrantedError) else "validation"
+            EVENTS_FAILED.labels(self.agency, _event_type_label(event), reason).inc()
+            raise
+        value = self._encoder.encode(model)
+        event_id = str(model.event_id)
+        future: Future[Delivery] = Future()
+        with self._lock:
+            self._pending[event_id] = future
+        started = time.monotonic()
+        event_type = model.event_type
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            self._settle(
+                event_id, event_type, future, error=error, message=message, started=started
+            )
+
+        headers: list[tuple[str, str | bytes | None]] = [
+            ("event_id", event_id.encode()),
+            ("event_type", event_type.encode()),
+            ("source", self.agency.encode()),
+        ]
+        while True:
+            try:
+                self._producer.produce(
+                    self.topic,
+                    value,
+                    model.subject_pin.encode(),
+                    on_delivery=on_delivery,
+                    headers=headers,
+                )
+                return future
+            except BufferError:
+                self._producer.poll(0.05)  # the queue is full: wait for room, never drop
+
+    def _settle(
+        self,
+        event_id: str,
+        event_type: str,
+        future: Future[Delivery],
+        *,
+        error: KafkaError | None,
+        message: Message,
+        started: float,
+    ) -> None:
+        with self._lock:
+            self._pending.pop(event_id, None)
+            if error is None:
+                self._delivered += 1
+            else:
+                self._failed[event_id] = _reason(error)
+        if error is None:
+            latency = time.monotonic() - started
+            DELIVERY_LATENCY.labels(self.agency).observe(latency)
+            EVENTS_PUBLISHED.labels(self.agency, event_type).inc()
+            future.set_result(
+                Delivery(
+                    event_id,
+                    message.topic() or self.topic,
+                    message.partition() or 0,
+                    message.offset() or 0,
+                    latency,
+                )
+            )
+        else:
+            reason = _reason(error)
+            EVENTS_FAILED.labels(self.agency, event_type, reason).inc()
+            future.set_exception(PublishError(event_id, reason, error.str()))
+
+    # ------------------------------------------------------------------ flush / close
+
+    def flush(self, timeout: float = 30.0) -> FlushReport:
+        """Wait up to `timeout` s for every delivery report; say what is still pending."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = self._producer.flush(max(0.0, min(1.0, deadline - time.monotonic())))
+            with self._lock:
+                pending = list(self._pending)
+            if (remaining == 0 and not pending) or time.monotonic() >= deadline:
+                break
+        with self._lock:
+            return FlushReport(self._delivered, dict(self._failed), list(self._pending))
+
+    def close(self, timeout: float = 30.0) -> FlushReport:
+        """Stop heartbeats, flush, stop the poller; the report lists what was not delivered."""
+        self._stop.set()
+        if self._beater is not None:
+            self._beater.join(timeout=5)
+        report = self.flush(timeout)
+        self._poller.join(timeout=5)
+        if not report.complete:
+            log.warning(
+                "publisher %s closed with %d events not delivered and %d failed",
+                self.source_name,
+                len(report.pending),
+                len(report.failed),
+            )
+        return report
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ background
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+        # keep serving callbacks until close() has flushed
+        with contextlib.suppress(Exception):
+            self._producer.poll(0)
+
+    def _beat(self) -> None:
+        interval = self.source.heartbeat_interval_seconds
+        while not self._stop.is_set():
+            self.send_heartbeat()
+            self._stop.wait(interval)
+
+    def send_heartbeat(self) -> None:
+        """Send one heartbeat now (the background thread does it every interval)."""
+        heartbeat = Heartbeat(
+            source=self.agency,
+            instance=self.instance,
+            sequence=self._heartbeat_seq,
+            sent_at=datetime.now(UTC),
+            interval_seconds=self.source.heartbeat_interval_seconds,
+        )
+        self._heartbeat_seq += 1
+        try:
+            value = self._heartbeat_encoder.encode(heartbeat)
+            self._producer.produce(self.topics.heartbeats, value, self.agency.encode())
+            HEARTBEATS_SENT.labels(self.agency).inc()
+        except Exception as exc:  # a missed heartbeat must never break publishing
+            log.warning("heartbeat of %s not sent: %s", self.source_name, type(exc).__name__)
+
+
+def _resolve_source(topology: Topology, source: str) -> str:
+    if source in topology.sources:
+        return source
+    for name, candidate in topology.sources.items():
+        if candidate.agency == source:
+            return name
+    raise KeyError(
+        f"no source or agency {source!r} in the topology (sources: {', '.join(topology.sources)})"
+    )
+
+
+def _reason(error: KafkaError) -> str:
+    if error.code() == KafkaError._MSG_TIMED_OUT:
+        return "delivery_timeout"
+    return f"kafka_{error.name().lower().lstrip('_')}"
+
+
+def _event_type_label(event: Event | dict[str, Any]) -> str:
+    """A bounded label: a known event type name, else `unknown`."""
+    from schemas.catalog import EVENT_CLASSES
+
+    name = event.event_type if isinstance(event, Event) else event.get("event_type")
+    return name if isinstance(name, str) and name in EVENT_CLASSES else "unknown"

@@ -1,0 +1,49 @@
+"""Test helper: read every record of a topic from the beginning, with a plain consumer."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+
+def read_all(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[Message]:
+    """All records of `topic` up to its current end offsets, in partition/offset order."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"read-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        partitions = sorted(metadata.partitions)
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        }
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        done = {p for p in partitions if ends[p] == 0}
+        out: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while len(done) < len(partitions) and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.5):
+                error = msg.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        if (msg.offset() or 0) >= ends[msg.partition() or 0]:
+                            done.add(msg.partition() or 0)
+                        continue
+                    raise RuntimeError(str(error))
+                out.append(msg)
+                if (msg.offset() or 0) + 1 >= ends[msg.partition() or 0]:
+                    done.add(msg.partition() or 0)
+        if len(done) < len(partitions):
+            raise TimeoutError(f"did not reach the end of {topic} within {timeout} s")
+        return sorted(out, key=lambda m: (m.partition() or 0, m.offset() or 0))
+    finally:
+        consumer.close()
