@@ -26,6 +26,7 @@ from schemas.catalog import EventDomain
 from schemas.codec import event_from_data, record_from_data, to_datum
 from schemas.domain import ContractError, Issue
 from schemas.models.base import Contract
+from schemas.models.envelope import Event
 
 MAGIC_BYTE: Final = 0
 HEADER_SIZE: Final = 5
@@ -127,6 +128,13 @@ class Decoder:
             return record_from_data(self.target, data, record)
         except ContractError as exc:
             raise DecodeError("validation_failed", str(exc), issues=exc.issues) from None
+
+    def decode_event(self, value: bytes | None, *, record: str | None = None) -> Event:
+        """Like `decode`, for a topic of events (the target is an event domain)."""
+        event = self.decode(value, record=record)
+        if not isinstance(event, Event):
+            raise TypeError(f"{self.topic} does not carry events")
+        return event
 
     def decode_datum(self, value: bytes | None) -> dict[str, Any]:
         """The raw Avro datum (a dict) of a framed value, checked but not validated."""

@@ -47,3 +47,12 @@ def read_all(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[Messa
         return sorted(out, key=lambda m: (m.partition() or 0, m.offset() or 0))
     finally:
         consumer.close()
+
+
+def header(message: Message, name: str) -> str:
+    """A header of a message as text ('' when absent)."""
+    headers: list[tuple[str, bytes | None]] = list(message.headers() or [])  # type: ignore[arg-type]
+    for key, value in headers:
+        if key == name:
+            return value.decode() if isinstance(value, bytes) else str(value or "")
+    return ""
