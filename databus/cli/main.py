@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from databus.cli.publish_cmd import publish
 from databus.cli.schemas_cmd import schemas
 from databus.cli.stack_cmd import stack
 from databus.cli.topics_cmd import topics
@@ -21,6 +22,7 @@ def cli(ctx: click.Context) -> None:
 cli.add_command(stack)
 cli.add_command(topics)
 cli.add_command(schemas)
+cli.add_command(publish)
 
 
 @cli.command()

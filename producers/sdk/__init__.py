@@ -1,5 +1,6 @@
 """The ministry SDK: `Publisher` validates, encodes through the registry and produces events."""
 
-from producers.sdk.publisher import Delivery, FlushReport, NotGrantedError, Publisher, PublishError
+from producers.sdk.gate import NotGrantedError, SourceGate
+from producers.sdk.publisher import Delivery, FlushReport, Publisher, PublishError
 
-__all__ = ["Delivery", "FlushReport", "NotGrantedError", "PublishError", "Publisher"]
+__all__ = ["Delivery", "FlushReport", "NotGrantedError", "PublishError", "Publisher", "SourceGate"]

@@ -30,7 +30,6 @@ from typing import Any, Self
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from databus.contracts import source_domain
 from databus.kafka_config import producer_config
 from databus.metrics import DELIVERY_LATENCY, EVENTS_FAILED, EVENTS_PUBLISHED, HEARTBEATS_SENT
 from databus.registry import registry_client
@@ -39,8 +38,8 @@ from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.model import Source, Topology
 from databus.topology.topics import Topics
-from schemas.codec import event_from_data
-from schemas.domain import ContractError, Issue
+from producers.sdk.gate import NotGrantedError, SourceGate
+from schemas.domain import ContractError
 from schemas.models.downstream import Heartbeat
 from schemas.models.envelope import Event
 
@@ -54,10 +53,6 @@ class PublishError(Exception):
         super().__init__(f"event {event_id}: {reason}: {message}")
         self.event_id = event_id
         self.reason = reason
-
-
-class NotGrantedError(ContractError):
-    """The topology does not let this source publish the event; nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -100,13 +95,13 @@ class Publisher:
     ) -> None:
         self.settings = settings or Settings()
         self.topology = topology or load_topology(self.settings.topology)
-        self.source_name = _resolve_source(self.topology, source)
-        self.source: Source = self.topology.source(self.source_name)
-        self.agency = self.source.agency
         self.topics = Topics.from_settings(self.settings, self.topology)
+        self.gate = SourceGate(self.topics, source)
+        self.source_name = self.gate.source_name
+        self.source: Source = self.gate.source
+        self.agency = self.source.agency
         self.topic = self.topics.source_topic(self.source_name)
-        self.domain = source_domain(self.topics, self.source_name)
-        self._granted = frozenset(self.source.event_types)
+        self.domain = self.gate.domain
         endpoints = self.settings.endpoints
         registry = registry_client(endpoints.registry_url)
         self._encoder = Encoder(registry, self.topic, self.domain.record_name)
@@ -143,32 +138,7 @@ class Publisher:
 
     def validate(self, event: Event | dict[str, Any], *, record: str | None = None) -> Event:
         """The validated event this publisher may send; ContractError / NotGrantedError if not."""
-        model = event if isinstance(event, Event) else event_from_data(self.domain, event, record)
-        label = record or f"event {model.event_id}"
-        if model.event_type not in self._granted:
-            raise NotGrantedError(
-                [
-                    Issue(
-                        "event_type",
-                        "source.not_granted",
-                        f"the topology does not grant {model.event_type} to "
-                        f"source {self.source_name}",
-                    )
-                ],
-                record=label,
-            )
-        if model.source != self.agency:
-            raise NotGrantedError(
-                [
-                    Issue(
-                        "source",
-                        "source.mismatch",
-                        f"the event is signed by another agency than {self.agency}",
-                    )
-                ],
-                record=label,
-            )
-        return model
+        return self.gate.check(event, record=record)
 
     def publish(
         self, event: Event | dict[str, Any], *, record: str | None = None
@@ -316,17 +286,6 @@ class Publisher:
             HEARTBEATS_SENT.labels(self.agency).inc()
         except Exception as exc:  # a missed heartbeat must never break publishing
             log.warning("heartbeat of %s not sent: %s", self.source_name, type(exc).__name__)
-
-
-def _resolve_source(topology: Topology, source: str) -> str:
-    if source in topology.sources:
-        return source
-    for name, candidate in topology.sources.items():
-        if candidate.agency == source:
-            return name
-    raise KeyError(
-        f"no source or agency {source!r} in the topology (sources: {', '.join(topology.sources)})"
-    )
 
 
 def _reason(error: KafkaError) -> str:

@@ -156,6 +156,8 @@ RULES: Final[Mapping[str, RuleInfo]] = _rules(
     # Checked by the publisher SDK against the topology, before anything reaches Kafka.
     RuleInfo("source.not_granted", "schema", "The topology grants the event type to the source."),
     RuleInfo("source.mismatch", "schema", "The event's source is the publishing agency."),
+    # Checked by the file loader on each line before it is an event at all.
+    RuleInfo("event.unreadable", "schema", "A line is a JSON object or a CSV row of the header."),
 )
 """Every rule id used by the data contracts, with its kind and description."""
 
@@ -169,6 +171,7 @@ MODEL_RULES: Final[frozenset[str]] = frozenset(
         "event.no_change",
         "source.not_granted",
         "source.mismatch",
+        "event.unreadable",
     }
 )
 """Schema rules checked outside this package: by the contract models on whole records, or by

@@ -114,7 +114,7 @@ def test_event_type_not_granted_to_the_source_is_refused(bus_ready: Settings) ->
     topology_source = Publisher.for_source("identity", settings=bus_ready, heartbeats=False)
     try:
         # Make the identity source's grant list miss IdentityCardIssued, as a narrower topology.
-        topology_source._granted = frozenset({"PinIssued"})
+        topology_source.gate._granted = frozenset({"PinIssued"})
         with pytest.raises(NotGrantedError) as refused:
             topology_source.publish(EXAMPLES["IdentityCardIssued"])
         assert refused.value.rules == ("source.not_granted",)

@@ -1,0 +1,1 @@
+"""The file loader behind `databus publish`: JSON Lines or CSV files of events, checked and sent."""
