@@ -8,12 +8,11 @@ valid and delivered.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from producers.loader.reader import Line, csv_header, read_lines
-from producers.sdk import Delivery, Publisher, SourceGate
+from producers.sdk import Delivery, LightFuture, Publisher, SourceGate
 from schemas.domain import ContractError, Issue
 from schemas.models.envelope import Event
 
@@ -78,7 +77,7 @@ def load_file(
     `publisher=None` is a dry run. `progress` is called with the bytes read so far.
     """
     report = LoadReport(dry_run=publisher is None)
-    futures: list[tuple[int, Future[Delivery]]] = []
+    futures: list[tuple[int, LightFuture[Delivery]]] = []
     out = rejects.open("w", encoding="utf-8") if rejects else None
     header = csv_header(path)
     wrote_header = False

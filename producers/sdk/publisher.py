@@ -16,17 +16,15 @@ sends the source's heartbeats.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -38,6 +36,7 @@ from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.model import Source, Topology
 from databus.topology.topics import Topics
+from producers.sdk.futures import LightFuture
 from producers.sdk.gate import NotGrantedError, SourceGate
 from schemas.domain import ContractError
 from schemas.models.downstream import Heartbeat
@@ -55,8 +54,7 @@ class PublishError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """Where an event landed, once the broker confirmed it (acks=all)."""
 
     event_id: str
@@ -114,8 +112,11 @@ class Publisher:
                 **(producer_overrides or {}),
             )
         )
-        self._pending: dict[str, Future[Delivery]] = {}
-        self._lock = threading.Lock()
+        self._pending: dict[str, LightFuture[Delivery]] = {}
+        self._poll_lock = threading.Lock()
+        self._last_poll = 0.0
+        self._latency = DELIVERY_LATENCY.labels(self.agency)
+        self._published: dict[str, Any] = {}
         self._delivered = 0
         self._failed: dict[str, str] = {}
         self._stop = threading.Event()
@@ -142,7 +143,7 @@ class Publisher:
 
     def publish(
         self, event: Event | dict[str, Any], *, record: str | None = None
-    ) -> Future[Delivery]:
+    ) -> LightFuture[Delivery]:
         """Validate, encode and produce one event; the future resolves on delivery (acks=all).
 
         Raises ContractError (invalid) or NotGrantedError before anything reaches Kafka.
@@ -156,55 +157,64 @@ class Publisher:
             raise
         value = self._encoder.encode(model)
         event_id = str(model.event_id)
-        future: Future[Delivery] = Future()
-        with self._lock:
-            self._pending[event_id] = future
-        started = time.monotonic()
         event_type = model.event_type
+        future: LightFuture[Delivery] = LightFuture()
+        self._pending[event_id] = future  # a dict store is atomic under the GIL
+        started = time.monotonic()
 
         def on_delivery(error: KafkaError | None, message: Message) -> None:
-            self._settle(
-                event_id, event_type, future, error=error, message=message, started=started
-            )
+            self._settle(event_id, event_type, future, error, message, started)
 
         headers: list[tuple[str, str | bytes | None]] = [
-            ("event_id", event_id.encode()),
-            ("event_type", event_type.encode()),
-            ("source", self.agency.encode()),
+            ("event_id", event_id),
+            ("event_type", event_type),
+            ("source", self.agency),
         ]
         while True:
             try:
                 self._producer.produce(
-                    self.topic,
-                    value,
-                    model.subject_pin.encode(),
-                    on_delivery=on_delivery,
-                    headers=headers,
+                    self.topic, value, model.subject_pin, on_delivery=on_delivery, headers=headers
                 )
-                return future
+                break
             except BufferError:
-                self._producer.poll(0.05)  # the queue is full: wait for room, never drop
+                self._serve_reports(0.05)  # the queue is full: wait for room, never drop
+            except Exception as exc:
+                self._pending.pop(event_id, None)
+                EVENTS_FAILED.labels(self.agency, event_type, "produce").inc()
+                raise PublishError(event_id, "produce", type(exc).__name__) from exc
+        self._serve_reports(0)
+        return future
+
+    def _serve_reports(self, timeout: float) -> None:
+        """Run due delivery callbacks in this thread (one poller at a time, never two)."""
+        if self._poll_lock.acquire(blocking=timeout > 0, timeout=timeout if timeout > 0 else -1):
+            try:
+                self._producer.poll(timeout)
+                self._last_poll = time.monotonic()
+            finally:
+                self._poll_lock.release()
 
     def _settle(
         self,
         event_id: str,
         event_type: str,
-        future: Future[Delivery],
-        *,
+        future: LightFuture[Delivery],
         error: KafkaError | None,
         message: Message,
         started: float,
     ) -> None:
-        with self._lock:
-            self._pending.pop(event_id, None)
-            if error is None:
-                self._delivered += 1
-            else:
-                self._failed[event_id] = _reason(error)
+        """Delivery callback; runs inside `_serve_reports`, so never in two threads at once."""
+        self._pending.pop(event_id, None)
         if error is None:
             latency = time.monotonic() - started
-            DELIVERY_LATENCY.labels(self.agency).observe(latency)
-            EVENTS_PUBLISHED.labels(self.agency, event_type).inc()
+            self._delivered += 1
+            self._latency.observe(latency)
+            counter = self._published.get(event_type)
+            if counter is None:
+                counter = self._published[event_type] = EVENTS_PUBLISHED.labels(
+                    self.agency, event_type
+                )
+            counter.inc()
             future.set_result(
                 Delivery(
                     event_id,
@@ -216,6 +226,7 @@ class Publisher:
             )
         else:
             reason = _reason(error)
+            self._failed[event_id] = reason
             EVENTS_FAILED.labels(self.agency, event_type, reason).inc()
             future.set_exception(PublishError(event_id, reason, error.str()))
 
@@ -224,13 +235,10 @@ class Publisher:
     def flush(self, timeout: float = 30.0) -> FlushReport:
         """Wait up to `timeout` s for every delivery report; say what is still pending."""
         deadline = time.monotonic() + timeout
-        while True:
-            remaining = self._producer.flush(max(0.0, min(1.0, deadline - time.monotonic())))
-            with self._lock:
-                pending = list(self._pending)
-            if (remaining == 0 and not pending) or time.monotonic() >= deadline:
-                break
-        with self._lock:
+        while self._pending and time.monotonic() < deadline:
+            with self._poll_lock:  # flush runs callbacks: keep them in one thread at a time
+                self._producer.flush(max(0.0, min(0.5, deadline - time.monotonic())))
+        with self._poll_lock:
             return FlushReport(self._delivered, dict(self._failed), list(self._pending))
 
     def close(self, timeout: float = 30.0) -> FlushReport:
@@ -258,11 +266,12 @@ class Publisher:
     # ------------------------------------------------------------------ background
 
     def _serve(self) -> None:
+        """Serve delivery reports while the application is not publishing (it polls inline)."""
         while not self._stop.is_set():
-            self._producer.poll(0.1)
-        # keep serving callbacks until close() has flushed
-        with contextlib.suppress(Exception):
-            self._producer.poll(0)
+            if time.monotonic() - self._last_poll < 0.05:
+                self._stop.wait(0.05)
+            else:
+                self._serve_reports(0.05)
 
     def _beat(self) -> None:
         interval = self.source.heartbeat_interval_seconds

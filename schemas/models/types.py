@@ -40,12 +40,24 @@ def _pin(value: str) -> str:
     return value
 
 
+_VALID_NAMES: dict[str, str] = {}
+"""Raw name part → its normalised form, for parts already checked valid. Names repeat a lot (a
+few thousand family, middle and given names cover most citizens), so most checks are a lookup."""
+_VALID_NAMES_MAX = 100_000
+
+
 def _name(value: object) -> object:
     """Normalise (NFC, collapsed whitespace) and check a name in one call; non-str passes on."""
-    if isinstance(value, str):
-        value = normalize_name(value)
-        raise_first(name_issues(value, "name"))
-    return value
+    if not isinstance(value, str):
+        return value
+    known = _VALID_NAMES.get(value)
+    if known is not None:
+        return known
+    normalized = normalize_name(value)
+    raise_first(name_issues(normalized, "name"))
+    if len(_VALID_NAMES) < _VALID_NAMES_MAX:
+        _VALID_NAMES[value] = normalized
+    return normalized
 
 
 def _past_date(value: date) -> date:

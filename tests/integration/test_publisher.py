@@ -7,7 +7,6 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from concurrent.futures import Future
 from datetime import date
 from typing import Any, cast
 
@@ -19,7 +18,7 @@ from databus.serde import Decoder
 from databus.settings import Settings
 from databus.stack.launcher import Stack
 from databus.topology.topics import Topics
-from producers.sdk import Delivery, NotGrantedError, Publisher
+from producers.sdk import Delivery, LightFuture, NotGrantedError, Publisher
 from schemas.catalog import EVENT_DOMAINS
 from schemas.domain import ContractError, make_pin
 from schemas.examples import EXAMPLES
@@ -140,7 +139,7 @@ def test_heartbeats_flow_at_start(bus_ready: Settings) -> None:
 def test_100k_events_all_on_the_topic_once_and_in_order_per_pin(bus_ready: Settings) -> None:
     per_pin, subjects = 10, pins(10_000)
     started = time.monotonic()
-    futures: list[Future[Delivery]] = []
+    futures: list[LightFuture[Delivery]] = []
     with Publisher.for_source("residence", settings=bus_ready, heartbeats=False) as publisher:
         for seq in range(per_pin):
             for pin in subjects:
@@ -176,7 +175,7 @@ def test_broker_down_20_seconds_loses_nothing_and_reports_no_false_success(
 ) -> None:
     stack = Stack(local_stack.stack_dir, bus_ready.cache_dir)
     subjects = pins(2_000)
-    futures: list[Future[Delivery]] = []
+    futures: list[LightFuture[Delivery]] = []
     publisher = Publisher.for_source("residence", settings=bus_ready, heartbeats=False)
     stop = threading.Event()
 
