@@ -8,7 +8,6 @@ from typing import ClassVar, Literal
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
-from schemas.domain import pin_issues
 from schemas.models.base import NAMESPACE_ROOT, Contract, Sex, field
 from schemas.models.common import AdministrativeUnit, PersonName, PersonRef
 from schemas.models.envelope import Event
@@ -124,15 +123,7 @@ class BirthRegisteredEvent(CivilStatusEvent):
             unit.issues("payload.place_of_birth_registration", as_of=self.occurred_at.date()),
             at_subfield=True,
         )
-        raise_first(
-            pin_issues(
-                self.subject_pin,
-                date_of_birth=self.payload.date_of_birth,
-                sex=self.payload.sex.value,
-                field="subject_pin",
-            ),
-            at_subfield=True,
-        )
+        self.check_subject_pin(self.payload.date_of_birth, self.payload.sex.value)
         return self
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
+from schemas.domain import pin_issues
 from schemas.models.base import ChangeType, Contract, field
-from schemas.models.types import AgencyId, Pin, Timestamp
+from schemas.models.types import AgencyId, Pin, Timestamp, raise_first
 
 RECORDING_SKEW = timedelta(minutes=5)
 
@@ -40,6 +41,13 @@ class Event(Contract):
         max_length=100,
     )
     payload: Any = field("The event's typed content.")
+
+    def check_subject_pin(self, date_of_birth: date, sex: str) -> None:
+        """Raise if the subject PIN's century/sex/year digits contradict birth date and sex."""
+        raise_first(
+            pin_issues(self.subject_pin, date_of_birth=date_of_birth, sex=sex, field="subject_pin"),
+            at_subfield=True,
+        )
 
     @model_validator(mode="after")
     def _envelope_rules(self) -> Event:

@@ -8,11 +8,10 @@ from typing import ClassVar, Literal
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
-from schemas.domain import pin_issues
 from schemas.models.base import NAMESPACE_ROOT, Contract, Sex, field
 from schemas.models.common import IdentityCard
 from schemas.models.envelope import Event
-from schemas.models.types import PastDate, Pin, raise_first
+from schemas.models.types import PastDate, Pin
 
 NS = f"{NAMESPACE_ROOT}.identity"
 
@@ -67,15 +66,7 @@ class PinIssuedEvent(IdentityEvent):
 
     @model_validator(mode="after")
     def _pin_matches_holder(self) -> PinIssuedEvent:
-        raise_first(
-            pin_issues(
-                self.subject_pin,
-                date_of_birth=self.payload.date_of_birth,
-                sex=self.payload.sex.value,
-                field="subject_pin",
-            ),
-            at_subfield=True,
-        )
+        self.check_subject_pin(self.payload.date_of_birth, self.payload.sex.value)
         return self
 
 
@@ -93,15 +84,7 @@ class PinReestablishedEvent(IdentityEvent):
                 "the new PIN equals the PIN it replaces",
                 {"at": "payload.old_pin"},
             )
-        raise_first(
-            pin_issues(
-                self.subject_pin,
-                date_of_birth=self.payload.date_of_birth,
-                sex=self.payload.sex.value,
-                field="subject_pin",
-            ),
-            at_subfield=True,
-        )
+        self.check_subject_pin(self.payload.date_of_birth, self.payload.sex.value)
         return self
 
 
