@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from databus.cli.dlq_cmd import dlq
 from databus.cli.publish_cmd import publish
 from databus.cli.schemas_cmd import schemas
 from databus.cli.stack_cmd import stack
@@ -23,6 +24,7 @@ cli.add_command(stack)
 cli.add_command(topics)
 cli.add_command(schemas)
 cli.add_command(publish)
+cli.add_command(dlq)
 
 
 @cli.command()

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from databus.cli.main import cli
 from databus.settings import Settings
+from databus.topic_reader import header, read_all
 from databus.topology.topics import Topics
 from schemas.examples import EXAMPLES
-from tests.kafka_read import header, read_all
 
 
 def _env(settings: Settings) -> dict[str, str]:

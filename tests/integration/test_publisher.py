@@ -17,6 +17,7 @@ from databus.registry import registry_client
 from databus.serde import Decoder
 from databus.settings import Settings
 from databus.stack.launcher import Stack
+from databus.topic_reader import header, read_all
 from databus.topology.topics import Topics
 from producers.sdk import Delivery, LightFuture, NotGrantedError, Publisher
 from schemas.catalog import EVENT_DOMAINS
@@ -24,7 +25,6 @@ from schemas.domain import ContractError, make_pin
 from schemas.examples import EXAMPLES
 from schemas.models.downstream import Heartbeat
 from tests.conftest import LocalStack
-from tests.kafka_read import header, read_all
 
 RESIDENCE = EVENT_DOMAINS["residence"]
 

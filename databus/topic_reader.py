@@ -1,4 +1,4 @@
-"""Test helper: read every record of a topic from the beginning, with a plain consumer."""
+"""Read a whole topic from the beginning to its current end (tools, tests, the DLQ CLI)."""
 
 from __future__ import annotations
 
