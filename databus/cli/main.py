@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from databus.cli.dlq_cmd import dlq
+from databus.cli.generate_cmd import generate
 from databus.cli.publish_cmd import publish
 from databus.cli.schemas_cmd import schemas
 from databus.cli.stack_cmd import stack
@@ -25,6 +26,7 @@ cli.add_command(topics)
 cli.add_command(schemas)
 cli.add_command(publish)
 cli.add_command(dlq)
+cli.add_command(generate)
 
 
 @cli.command()
