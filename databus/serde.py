@@ -50,6 +50,10 @@ class DecodeError(Exception):
         self.retryable = retryable
 
 
+class SchemaNotRegisteredError(RuntimeError):
+    """The registry does not hold the schema an encoder needs (and may not register it)."""
+
+
 @dataclass
 class Encoder:
     """Encodes models of one schema for one topic (registry subject `<topic>-value`).
@@ -85,7 +89,15 @@ class Encoder:
     def encode(self, record: Contract) -> bytes:
         """Confluent wire bytes (magic byte, schema id, Avro body) of a validated model."""
         if self._header is None:
-            value: bytes | None = self._serializer(record, self._ctx)
+            try:
+                value: bytes | None = self._serializer(record, self._ctx)
+            except SchemaRegistryError as exc:
+                if exc.http_status_code == 404:
+                    raise SchemaNotRegisteredError(
+                        f"schema {self.schema_name} is not registered under subject "
+                        f"{self.topic}-value: run `databus schemas register`"
+                    ) from None
+                raise
             assert value is not None
             self._header = value[:HEADER_SIZE]
             return value

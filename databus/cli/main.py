@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from databus.cli.dlq_cmd import dlq
@@ -30,13 +32,26 @@ cli.add_command(generate)
 
 
 @cli.command()
-@click.option("--events", default=5, show_default=True, help="Heartbeats to publish and read back.")
+@click.option("--events", default=5, show_default=True, help="Heartbeats per source.")
+@click.option(
+    "--citizens",
+    default=300,
+    show_default=True,
+    help="Size of the generated population the ministries publish.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Where generated files and demo databases go.",
+)
 @click.pass_obj
-def demo(settings: Settings, events: int) -> None:
-    """Publish and consume Avro events through the registry; print what happened."""
-    from databus.demo import run_demo
+def demo(settings: Settings, events: int, citizens: int, workdir: Path) -> None:
+    """The main job on the embedded default, narrated; exit 0 only if every step held."""
+    from databus.cli.demo import run_demo
 
-    run_demo(settings, events)
+    run_demo(settings, events, citizens, workdir)
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from databus.cli.main import cli
@@ -18,13 +20,17 @@ def _env(settings: Settings) -> dict[str, str]:
     }
 
 
-def test_demo_publishes_and_reads_back_heartbeats_of_every_source(bus_settings: Settings) -> None:
+def test_demo_runs_every_step(bus_settings: Settings, tmp_path: Path) -> None:
     runner = CliRunner()
     applied = runner.invoke(cli, ["topics", "apply"], env=_env(bus_settings))
     assert applied.exit_code == 0, applied.output
     registered = runner.invoke(cli, ["schemas", "register"], env=_env(bus_settings))
     assert registered.exit_code == 0, registered.output
-    result = runner.invoke(cli, ["demo", "--events", "3"], env=_env(bus_settings))
+    result = runner.invoke(
+        cli,
+        ["demo", "--events", "3", "--citizens", "60", "--workdir", str(tmp_path)],
+        env=_env(bus_settings),
+    )
     assert result.exit_code == 0, result.output
     assert "demo ok" in result.output
     for agency in ("VN/GOV/BTP/hotich", "VN/GOV/BCA/cutru", "VN/GOV/BCA/dinhdanh"):
@@ -32,3 +38,5 @@ def test_demo_publishes_and_reads_back_heartbeats_of_every_source(bus_settings: 
     assert "framing: magic byte 0" in result.output
     assert result.output.count("equal") == 13  # every event type round-trips
     assert "[pin.century_sex]" in result.output  # the bad event is refused, rule named
+    assert "generated 60 citizens" in result.output
+    assert (tmp_path / "population" / "events.civil-status.jsonl").exists()
