@@ -104,3 +104,22 @@ def bus_ready(bus_settings: Settings) -> Settings:
     apply_topics(endpoints.bootstrap_servers, topics.specs())
     register_all(RegistryAdmin(endpoints.registry_url), bindings(topics), AVRO_DIR)
     return bus_settings
+
+
+@pytest.fixture
+def pg_url(local_stack: LocalStack) -> Iterator[str]:
+    """A fresh PostgreSQL database of its own for this test (dropped afterwards)."""
+    import sqlalchemy as sa
+
+    base = local_stack.database_url("postgres")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,0 +1,117 @@
+"""The National Population Database schema (PostgreSQL in production, SQLite embedded).
+
+- `citizens`: the golden record, one row per current PIN: version, the Citizen in its JSON form,
+  and for each field the real-world time (`occurred_at`) of the value it holds.
+- `field_facts`: every value any accepted event gave any field, with its event and time, and
+  whether it still counts (a correction or an annulment switches facts off). A field's current
+  value is its active fact with the newest `occurred_at`; this is what makes late events,
+  corrections and annulments exact.
+- `applied_events`: event ids already applied (duplicates are skipped).
+- `lineage`: which event set which field of which citizen version, when, from which agency.
+- `pin_links`: re-established PINs, old → new, so later events for an old PIN reach the citizen.
+- `parked_events`: events that arrived before their citizen existed (another topic's birth not
+  yet applied); applied as soon as it is.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+Json = JSON().with_variant(JSONB(), "postgresql")
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+
+citizens = Table(
+    "citizens",
+    metadata,
+    Column("pin", String(12), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("record", Json, nullable=False),
+    Column("field_times", Json, nullable=False),
+    Column("deceased", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+field_facts = Table(
+    "field_facts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("pin", String(12), nullable=False),
+    Column("field", String(40), nullable=False),
+    Column("value", Json),
+    Column("event_id", String(36), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Index("ix_field_facts_pin_field", "pin", "field"),
+    Index("ix_field_facts_event", "event_id"),
+)
+
+applied_events = Table(
+    "applied_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("pin", String(12), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("change_type", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("version", BigInteger),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Index("ix_applied_events_pin", "pin"),
+)
+
+lineage = Table(
+    "lineage",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("pin", String(12), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("field", String(40), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Index("ix_lineage_pin_version", "pin", "version"),
+)
+
+pin_links = Table(
+    "pin_links",
+    metadata,
+    Column("old_pin", String(12), primary_key=True),
+    Column("new_pin", String(12), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+)
+
+parked_events = Table(
+    "parked_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("pin", String(12), nullable=False),
+    Column("domain", String(32), nullable=False),
+    Column("event", Text, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+    Index("ix_parked_events_pin", "pin"),
+)
+
+
+def create_population_schema(engine: Engine) -> None:
+    """Create the tables and indexes that are missing (idempotent)."""
+    metadata.create_all(engine)
