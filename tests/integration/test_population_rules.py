@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Connection, Engine, create_engine, select
 
 from databus.population.schema import (
     applied_events,
@@ -39,8 +39,8 @@ class Outbox:
     def __init__(self) -> None:
         self.changes: list[PopulationChange] = []
 
-    def write(self, conn: Any, changes: list[PopulationChange]) -> None:
-        self.changes += changes
+    def write(self, conn: Connection, changes: Sequence[PopulationChange]) -> None:
+        self.changes += list(changes)
 
 
 def topology(tweak: Any = None) -> Topology:
@@ -271,7 +271,7 @@ def test_pin_reestablishment_links_old_and_new(engine: Engine) -> None:
             conn.execute(select(pin_links.c.new_pin).where(pin_links.c.old_pin == PIN)).scalar()
             == new_pin
         )
-        facts = set(conn.scalars(select(field_facts.c.pin).distinct()))
+        facts: set[str] = set(conn.scalars(select(field_facts.c.pin).distinct()))
     assert facts == {new_pin}
 
 
