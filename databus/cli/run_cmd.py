@@ -27,7 +27,7 @@ from databus.cli.output import console, emit_json, fail
 from databus.settings import Settings
 
 COMPONENTS: dict[str, str] = {
-    # "population-sync": "databus.cli.run_population:population_sync",  (each in its own module)
+    "population-sync": "databus.cli.run_population:population_sync",
 }
 """Sub-commands of `run` defined in other modules, loaded on first use."""
 

@@ -1,0 +1,557 @@
+"""The outbox relay: publish outbox rows to Kafka in id order, then mark them published.
+
+One loop turn:
+
+1. SELECT the next `batch_size` unpublished rows ORDER BY id (a fresh scan from the lowest
+   unpublished id every time, so a row whose transaction commits late is never skipped).
+2. Produce each as `header + body` (header = magic byte + the registry id of its topic's subject
+   and schema fingerprint), keyed by `msg_key`, with headers `event_id`, `event_type` and
+   `outbox_id`, through an idempotent acks=all producer (ordered per partition, no duplicates
+   from retries).
+3. Wait for every delivery report of the batch.
+4. In one transaction, set `published_at` on the longest prefix of the batch (in id order) whose
+   rows were all delivered, naming exactly those ids (as ranges of consecutive ids: a range is
+   never widened over an id the relay did not see, which could belong to a row committed meanwhile
+   and never sent).
+
+A row that failed, and every row after it, stay unpublished and are sent again on the next turn,
+first alone (a "probe") with a growing pause, then in full batches once it went through. So a
+crash or an error can repeat rows but never lose one, and the first copy of every row reaches
+Kafka after the first copies of the rows before it.
+
+Only the relay holding the outbox's lease (`producers.outbox.lease`) runs the loop. Logs carry
+ids and counts, never a key or a value.
+
+Limits, by construction:
+- Order per key is the id order of the rows the relay sees. Ids are drawn at INSERT, so a
+  writer must insert its outbox row after locking the business row it changes (as any outbox
+  writer must): then two transactions about one key cannot commit against their id order.
+- A row that fails for good (a per-message error such as "message too large", or no
+  acknowledgement within `delivery.timeout.ms`, 300 s) after later rows of its batch were
+  delivered lets those later rows' first copies precede it. The relay then retries that row
+  alone and stops there (it never skips a row); consumers de-duplicate by `event_id`.
+- `schema_fingerprint` must be one of the shipped schemas: drain the outbox before a release
+  that removes a schema version.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from sqlalchemy import Connection, Engine, Select, Table, or_, select, text, update
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from databus.kafka_config import producer_config
+from databus.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
+from databus.registry import registry_client
+from producers.outbox.backlog import backlog
+from producers.outbox.lease import Lease, LeaseHeldError, lease_for
+from producers.outbox.schema_ids import SchemaHeaders
+from producers.outbox.table import DEFAULT_TABLE, outbox_table, utc_now
+
+log = logging.getLogger(__name__)
+
+_PENDING, _DELIVERED, _FAILED = 0, 1, 2
+MAX_RANGES = 32
+"""Mark with up to this many `id BETWEEN a AND b` ranges; beyond, with `id IN (...)` chunks."""
+IN_CHUNK = 500
+MAX_BACKOFF = 30.0
+PROGRESS_EVERY = 60.0
+
+# Walk the partial index in id order and stop after the batch. Without this, a table whose
+# statistics lag behind a burst (un-analyzed: "a few rows") gets a bitmap scan of the whole
+# backlog plus a sort, per batch: O(backlog) each time, exactly when the backlog is large.
+_PG_INDEX_ORDER = text(
+    "SELECT set_config('enable_bitmapscan', 'off', true), "
+    "set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true)"
+)
+
+
+class RelayError(RuntimeError):
+    """The relay gave up (only in drain mode: a row or the database kept failing)."""
+
+
+@dataclass
+class RelayStats:
+    """What one `run` did."""
+
+    published: int = 0
+    """Rows delivered and marked published."""
+    batches: int = 0
+    delivery_failures: int = 0
+    """Rows whose delivery failed (they stay unpublished and are retried)."""
+    drained: bool = False
+    """True when the run ended because the outbox was empty (drain mode)."""
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        """Published rows per second of the run."""
+        return self.published / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Machine form, for `--json` output."""
+        return {
+            "published": self.published,
+            "batches": self.batches,
+            "delivery_failures": self.delivery_failures,
+            "drained": self.drained,
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second, 1),
+        }
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Delivery state of one produced batch."""
+
+    status: bytearray
+    pending: int = 0
+    errors: dict[int, KafkaError] = field(default_factory=dict)
+    fatal: bool = False
+
+    def report(self, index: int, err: KafkaError | None, _msg: Any) -> None:
+        self.pending -= 1
+        if err is None:
+            self.status[index] = _DELIVERED
+        else:
+            self.status[index] = _FAILED
+            self.errors[index] = err
+            self.fatal = self.fatal or err.fatal()
+
+    def delivered_prefix(self) -> int:
+        """Number of leading rows all delivered."""
+        ends = [i for i in (self.status.find(_PENDING), self.status.find(_FAILED)) if i >= 0]
+        return min(ends, default=len(self.status))
+
+
+class OutboxRelay:
+    """Publishes one outbox table to Kafka; one `run` at a time per outbox (leased).
+
+    `lease_timeout`: seconds to wait for another relay's lease (None: wait as a standby for as
+    long as it takes; 0: give up at once) before `LeaseHeldError`. `producer_overrides` adjust
+    `databus.kafka_config.producer_config` (idempotence and acks=all are what the ordering relies
+    on: leave them).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        bootstrap: str,
+        registry_url: str,
+        *,
+        table: str = DEFAULT_TABLE,
+        batch_size: int = 5000,
+        client_id: str | None = None,
+        lease_timeout: float | None = None,
+        idle_sleep: float = 0.1,
+        gauge_interval: float = 1.0,
+        stop_grace: float = 30.0,
+        drain_retries: int = 5,
+        producer_overrides: Mapping[str, Any] | None = None,
+        registry: SchemaRegistryClient | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.engine = engine
+        self.table_name = table
+        self.table: Table = outbox_table(table)
+        self.batch_size = batch_size
+        self.lease_timeout = lease_timeout
+        self.idle_sleep = idle_sleep
+        self.gauge_interval = gauge_interval
+        self.stop_grace = stop_grace
+        self.drain_retries = drain_retries
+        self.leased = threading.Event()
+        """Set while this relay holds the lease (tests and health checks read it)."""
+        self._producer_conf = producer_config(
+            bootstrap,
+            client_id or f"databus-outbox-relay-{table}",
+            error_cb=self._on_kafka_error,
+            logger=logging.getLogger("producers.outbox.librdkafka"),
+            **(producer_overrides or {}),
+        )
+        self._headers = SchemaHeaders(registry or registry_client(registry_url))
+        self._lease: Lease = lease_for(engine, table)
+        self._postgres = engine.dialect.name == "postgresql"
+        self._fetch_full = self._fetch_statement(batch_size)
+        self._fetch_probe = self._fetch_statement(1)
+        self._next_gauges = 0.0
+        self._last_kafka_error: dict[int, float] = {}
+        self._failures = 0
+        self._progress = (0.0, 0)
+        self._producer: Producer  # created by run()
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None, *, drain_once: bool = False) -> RelayStats:
+        """Publish until `stop` is set, or (`drain_once`) until the outbox is empty.
+
+        A batch in flight when `stop` is set is finished (its deliveries awaited up to
+        `stop_grace` seconds) and its delivered prefix marked. Raises LeaseHeldError when the
+        lease stays taken past `lease_timeout`, RelayError when drain mode gives up.
+        """
+        stop = stop or threading.Event()
+        stats = RelayStats()
+        started = time.monotonic()
+        self._failures = 0
+        self._progress = (started, 0)
+        self._producer = Producer(self._producer_conf)
+        db_failures = 0
+        try:
+            while not stop.is_set():
+                conn: Connection | None = None
+                try:
+                    conn = self._take_lease(stop)
+                    if conn is None:
+                        break
+                    self._loop(conn, stop, drain_once, stats)
+                except SQLAlchemyError as exc:
+                    if conn is not None:
+                        self._drop(conn)
+                    db_failures += 1
+                    if drain_once and db_failures >= self.drain_retries:
+                        raise RelayError(
+                            f"outbox {self.table_name}: database failed {db_failures} times"
+                        ) from None
+                    delay = _backoff(db_failures)
+                    log.warning(
+                        "outbox %s: database error (%s); reconnecting in %.1f s",
+                        self.table_name,
+                        _describe(exc),
+                        delay,
+                    )
+                    stop.wait(delay)
+                    continue
+                except BaseException:
+                    if conn is not None:
+                        self._drop(conn)
+                    raise
+                self._release(conn)
+                break
+        finally:
+            left = self._producer.flush(5.0)
+            if left:
+                log.warning("outbox %s: %d messages unconfirmed at exit", self.table_name, left)
+            stats.seconds = time.monotonic() - started
+        return stats
+
+    def _loop(
+        self, conn: Connection, stop: threading.Event, drain_once: bool, stats: RelayStats
+    ) -> None:
+        """Batches until stopped or drained."""
+        while not stop.is_set():
+            self._update_gauges(conn)
+            probing = self._failures > 0
+            with conn.begin():
+                if self._postgres:
+                    conn.execute(_PG_INDEX_ORDER)
+                rows = conn.execute(self._fetch_probe if probing else self._fetch_full).all()
+            if not rows:  # nothing unpublished: the gauges need no query
+                OUTBOX_BACKLOG.labels(self.table_name).set(0)
+                OUTBOX_OLDEST_AGE.labels(self.table_name).set(0)
+                if drain_once:
+                    stats.drained = True
+                    return
+                stop.wait(self.idle_sleep)
+                continue
+            batch = self._publish(self._producer, rows, stop)
+            done = batch.delivered_prefix()
+            if done:
+                self._mark(conn, [row[0] for row in rows[:done]])
+                stats.published += done
+                OUTBOX_PUBLISHED.labels(self.table_name).inc(done)
+                log.debug(
+                    "outbox %s: rows %d..%d published (%d)",
+                    self.table_name,
+                    rows[0][0],
+                    rows[done - 1][0],
+                    done,
+                )
+                self._log_progress(stats)
+            stats.batches += 1
+            stats.delivery_failures += len(batch.errors)
+            if batch.fatal:
+                log.error(
+                    "outbox %s: fatal producer error; starting a new producer", self.table_name
+                )
+                self._producer.flush(1.0)
+                self._producer = Producer(self._producer_conf)
+            if done == len(rows):
+                if self._failures:
+                    log.info(
+                        "outbox %s: publishing again after %d failed attempt(s)",
+                        self.table_name,
+                        self._failures,
+                    )
+                self._failures = 0
+                continue
+            if stop.is_set():
+                break
+            self._failures += 1
+            if drain_once and self._failures >= self.drain_retries:
+                raise RelayError(
+                    f"outbox {self.table_name}: row {rows[done][0]} not published after "
+                    f"{self._failures} attempts"
+                )
+            delay = _backoff(self._failures)
+            log.warning(
+                "outbox %s: row %d and later stay unpublished (attempt %d); retrying in %.1f s",
+                self.table_name,
+                rows[done][0],
+                self._failures,
+                delay,
+            )
+            stop.wait(delay)
+
+    def _publish(self, producer: Producer, rows: Sequence[Any], stop: threading.Event) -> _Batch:
+        """Produce the rows in order and wait for their delivery reports."""
+        batch = _Batch(bytearray(len(rows)))
+        report = batch.report
+        headers = self._headers
+        cache = headers.cache  # the hot path skips a method call per row
+        produce = producer.produce
+        for index, (outbox_id, topic, key, event_id, event_type, fingerprint, body) in enumerate(
+            rows
+        ):
+            header = cache.get((topic, fingerprint))
+            if header is None:
+                try:
+                    header = headers.header(topic, fingerprint)
+                except KeyError:
+                    log.error(
+                        "outbox %s: row %d has schema fingerprint %s, which no shipped schema has",
+                        self.table_name,
+                        outbox_id,
+                        fingerprint,
+                    )
+                    break
+                except Exception as exc:  # the registry refused or is unreachable
+                    log.warning(
+                        "outbox %s: no registry id for row %d (%s)",
+                        self.table_name,
+                        outbox_id,
+                        _describe(exc),
+                    )
+                    break
+            message_headers = [
+                ("event_id", event_id),
+                ("event_type", event_type),
+                ("outbox_id", str(outbox_id)),
+            ]
+            callback = partial(report, index)
+            while True:
+                try:
+                    produce(
+                        topic,
+                        header + body,
+                        key,
+                        headers=message_headers,
+                        on_delivery=callback,
+                    )
+                    batch.pending += 1
+                    break
+                except BufferError:  # local queue full: let deliveries drain it
+                    producer.poll(0.05)
+                except KafkaException as exc:  # refused locally (e.g. message too large)
+                    batch.status[index] = _FAILED
+                    batch.errors[index] = exc.args[0]
+                    break
+            if batch.status[index] == _FAILED:
+                break
+        self._await(producer, batch, stop)
+        for index, err in list(batch.errors.items())[:5]:
+            log.error(
+                "outbox %s: row %d not delivered (%s)",
+                self.table_name,
+                rows[index][0],
+                _kafka_error_name(err),
+            )
+        return batch
+
+    def _await(self, producer: Producer, batch: _Batch, stop: threading.Event) -> None:
+        """Wait for every delivery report (librdkafka's delivery timeout bounds the wait).
+
+        After `stop`, wait at most `stop_grace` more seconds; unreported rows stay unpublished.
+        """
+        give_up: float | None = None
+        while batch.pending > 0:
+            producer.flush(0.2)
+            if stop.is_set():
+                now = time.monotonic()
+                give_up = give_up or now + self.stop_grace
+                if now >= give_up:
+                    log.warning(
+                        "outbox %s: stopping with %d deliveries unconfirmed; they will be resent",
+                        self.table_name,
+                        batch.pending,
+                    )
+                    return
+
+    def _mark(self, conn: Connection, ids: list[int]) -> None:
+        """Set published_at on exactly these rows, in one transaction."""
+        t = self.table
+        runs = _runs(ids)
+        unpublished = t.c.published_at.is_(None)
+        with conn.begin():
+            if len(runs) <= MAX_RANGES:
+                ranges = [
+                    t.c.id == first if first == last else t.c.id.between(first, last)
+                    for first, last in runs
+                ]
+                cond = ranges[0] if len(ranges) == 1 else or_(*ranges)
+                conn.execute(update(t).where(cond, unpublished).values(published_at=utc_now()))
+            else:
+                for start in range(0, len(ids), IN_CHUNK):
+                    chunk = ids[start : start + IN_CHUNK]
+                    conn.execute(
+                        update(t)
+                        .where(t.c.id.in_(chunk), unpublished)
+                        .values(published_at=utc_now())
+                    )
+
+    # -- lease, connection, metrics ----------------------------------------------------------
+
+    def _take_lease(self, stop: threading.Event) -> Connection | None:
+        """A connection holding the lease; None if `stop` was set while waiting."""
+        deadline = None if self.lease_timeout is None else time.monotonic() + self.lease_timeout
+        announced = False
+        while True:
+            conn = self.engine.connect()
+            try:
+                acquired = self._lease.try_acquire(conn)
+            except BaseException:
+                self._drop(conn)
+                raise
+            if acquired:
+                self.leased.set()
+                log.info("outbox %s: lease taken; relaying", self.table_name)
+                return conn
+            conn.close()
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise LeaseHeldError(self.table_name)
+            if not announced:
+                log.warning(
+                    "outbox %s: another relay holds the lease; waiting as a standby",
+                    self.table_name,
+                )
+                announced = True
+            wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - now))
+            if stop.wait(wait):
+                return None
+
+    def _release(self, conn: Connection) -> None:
+        self.leased.clear()
+        try:
+            self._lease.release(conn)
+            conn.close()
+        except SQLAlchemyError:
+            self._drop(conn)
+
+    def _drop(self, conn: Connection) -> None:
+        """Close the connection for good: a session lock must not live on in the pool."""
+        self.leased.clear()
+        try:
+            conn.invalidate()
+            conn.close()
+        except SQLAlchemyError:
+            pass
+        self._lease.release(None)
+
+    def _update_gauges(self, conn: Connection) -> None:
+        """Backlog gauges, at most every `gauge_interval` s (longer if the count is slow)."""
+        now = time.monotonic()
+        if now < self._next_gauges:
+            return
+        with conn.begin():
+            current = backlog(conn, self.table)
+        took = time.monotonic() - now
+        self._next_gauges = time.monotonic() + max(self.gauge_interval, 20 * took)
+        OUTBOX_BACKLOG.labels(self.table_name).set(current.rows)
+        OUTBOX_OLDEST_AGE.labels(self.table_name).set(current.oldest_age_seconds)
+
+    def _fetch_statement(self, limit: int) -> Select[Any]:
+        t = self.table
+        return (
+            select(
+                t.c.id,
+                t.c.topic,
+                t.c.msg_key,
+                t.c.event_id,
+                t.c.event_type,
+                t.c.schema_fingerprint,
+                t.c.body,
+            )
+            .where(t.c.published_at.is_(None))
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+
+    def _log_progress(self, stats: RelayStats) -> None:
+        """One INFO line a minute while publishing: counts only."""
+        since, published = self._progress
+        now = time.monotonic()
+        if now - since >= PROGRESS_EVERY:
+            log.info(
+                "outbox %s: %d rows published in the last %.0f s (%d this run)",
+                self.table_name,
+                stats.published - published,
+                now - since,
+                stats.published,
+            )
+            self._progress = (now, stats.published)
+
+    def _on_kafka_error(self, err: KafkaError) -> None:
+        """Client-level errors (broker down ...): logged once per 30 s per code."""
+        now = time.monotonic()
+        code = err.code()
+        if now - self._last_kafka_error.get(code, -1e9) >= 30.0:
+            self._last_kafka_error[code] = now
+            log.warning("outbox %s: Kafka: %s", self.table_name, _kafka_error_name(err))
+
+
+def _runs(ids: list[int]) -> list[tuple[int, int]]:
+    """Ascending ids as runs of consecutive integers: [1,2,3,7,8] -> [(1,3),(7,8)]."""
+    runs: list[tuple[int, int]] = []
+    first = last = ids[0]
+    for i in ids[1:]:
+        if i == last + 1:
+            last = i
+        else:
+            runs.append((first, last))
+            first = last = i
+    runs.append((first, last))
+    return runs
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(MAX_BACKOFF, 0.5 * 2 ** min(attempt - 1, 10)))
+
+
+def _kafka_error_name(err: object) -> str:
+    if isinstance(err, KafkaError):
+        return f"{err.name()}: {err.str()}"
+    return type(err).__name__
+
+
+def _describe(exc: BaseException) -> str:
+    """Exception class and the driver's first message line; never SQL parameters."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        first = str(exc.orig).strip().splitlines()
+        return f"{type(exc.orig).__name__}: {first[0] if first else ''}"
+    if isinstance(exc, SchemaRegistryError):
+        return f"registry error {exc.http_status_code}/{exc.error_code}: {exc.error_message}"
+    return type(exc).__name__
+
+
+__all__ = ["LeaseHeldError", "OutboxRelay", "RelayError", "RelayStats"]
