@@ -55,3 +55,30 @@ OUTBOX_OLDEST_AGE = Gauge(
 OUTBOX_PUBLISHED = Counter(
     "databus_outbox_rows_published_total", "Outbox rows published and marked.", ["outbox"]
 )
+
+SYNC_APPLIED = Counter(
+    "databus_sync_applied_total",
+    "Source events the population sync applied to the population database.",
+    ["agency", "event_type"],
+)
+SYNC_SKIPPED = Counter(
+    "databus_sync_skipped_total",
+    "Source events recorded without a change: duplicate, late, parked (subject not yet born).",
+    ["agency", "event_type", "reason"],
+)
+DEAD_LETTERS = Counter(
+    "databus_dead_letters_total",
+    "Records a component dead-lettered, by reason code.",
+    ["consumer", "agency", "event_type", "reason"],
+)
+SYNC_BATCH_SECONDS = Histogram(
+    "databus_sync_batch_apply_seconds",
+    "Time to apply one batch to the population database, commit included.",
+    buckets=LATENCY_BUCKETS,
+)
+SYNC_FRESHNESS = Histogram(
+    "databus_sync_freshness_seconds",
+    "applied_at minus occurred_at of applied events: how fresh the golden record is.",
+    ["agency"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600, 86400, 604800, 2592000, 31536000),
+)

@@ -9,6 +9,7 @@ import click
 from databus.cli.dlq_cmd import dlq
 from databus.cli.generate_cmd import generate
 from databus.cli.publish_cmd import publish
+from databus.cli.run_cmd import run
 from databus.cli.schemas_cmd import schemas
 from databus.cli.stack_cmd import stack
 from databus.cli.topics_cmd import topics
@@ -29,6 +30,7 @@ cli.add_command(schemas)
 cli.add_command(publish)
 cli.add_command(dlq)
 cli.add_command(generate)
+cli.add_command(run)
 
 
 @cli.command()

@@ -148,9 +148,9 @@ def outbox_relay(
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    from databus.outbox.table import check_table_name
     from databus.settings import EndpointsMissingError
     from producers.outbox import LeaseHeldError, OutboxRelay, RelayError
-    from producers.outbox.table import check_table_name
 
     _configure_logging(log_level.upper())
     url = database_url or os.environ.get(database_url_env)
@@ -173,7 +173,7 @@ def outbox_relay(
         if not inspect(engine).has_table(table):
             fail(
                 f"no table {table!r} in {shown}: create it with the DDL in "
-                "producers/outbox/ddl/ (producers.outbox.create_outbox)"
+                "databus/outbox/ddl/ (databus.outbox.create_outbox)"
             )
     except SQLAlchemyError as exc:
         fail(f"cannot reach the database {shown} ({type(exc).__name__})")

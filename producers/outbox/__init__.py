@@ -3,21 +3,27 @@
 - `enqueue` / `enqueue_many` add rows inside the caller's transaction (never commit).
 - `OutboxRelay` publishes them in id order, marks them, and resumes after a crash (a row may be
   repeated, never lost); one relay per outbox, by lease.
-- `create_outbox` runs the shipped DDL (`ddl/<dialect>.sql`); `outbox_table` is the same table
-  for SQLAlchemy.
+- `create_outbox` runs the shipped DDL (`databus/outbox/ddl/<dialect>.sql`); `outbox_table` is the
+  same table for SQLAlchemy. The write side lives in `databus.outbox` and is re-exported here.
 """
 
-from producers.outbox.backlog import Backlog, backlog
-from producers.outbox.ddl import create_outbox, ddl_statements, ddl_text, drop_outbox
-from producers.outbox.enqueue import enqueue, enqueue_many
-from producers.outbox.fingerprints import (
+from databus.outbox import (
+    DEFAULT_TABLE,
+    Backlog,
+    backlog,
+    create_outbox,
+    ddl_statements,
+    ddl_text,
+    drop_outbox,
+    enqueue,
+    enqueue_many,
+    outbox_table,
     schema_fingerprint,
     schema_for_fingerprint,
     schema_name_for,
 )
 from producers.outbox.lease import LeaseHeldError
 from producers.outbox.relay import OutboxRelay, RelayError, RelayStats
-from producers.outbox.table import DEFAULT_TABLE, outbox_table
 
 __all__ = [
     "DEFAULT_TABLE",

@@ -52,11 +52,11 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from databus.kafka_config import producer_config
 from databus.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
+from databus.outbox.backlog import backlog
+from databus.outbox.table import DEFAULT_TABLE, outbox_table, utc_now
 from databus.registry import registry_client
-from producers.outbox.backlog import backlog
 from producers.outbox.lease import Lease, LeaseHeldError, lease_for
 from producers.outbox.schema_ids import SchemaHeaders
-from producers.outbox.table import DEFAULT_TABLE, outbox_table, utc_now
 
 log = logging.getLogger(__name__)
 

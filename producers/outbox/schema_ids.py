@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from databus.outbox.fingerprints import schema_for_fingerprint
 from databus.registry import value_subject
-from producers.outbox.fingerprints import schema_for_fingerprint
 from schemas.avro_files import schema_text
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Create (and, for tests, drop) the outbox table from the DDL shipped per dialect.
 
-The `.sql` files in `producers/outbox/ddl/` are the contract a ministry's DBA reviews and may
+The `.sql` files in `databus/outbox/ddl/` are the contract a ministry's DBA reviews and may
 run by hand; `create_outbox` runs the same text, so there is one definition per database.
 """
 
@@ -10,7 +10,7 @@ from importlib.resources import files
 
 from sqlalchemy import Engine
 
-from producers.outbox.table import DEFAULT_TABLE, check_table_name
+from databus.outbox.table import DEFAULT_TABLE, check_table_name
 
 _FILES = {"postgresql": "postgresql", "mysql": "mariadb", "mariadb": "mariadb", "sqlite": "sqlite"}
 
@@ -29,7 +29,7 @@ def ddl_file(dialect: str) -> str:
 def ddl_text(dialect: str, table: str = DEFAULT_TABLE) -> str:
     """The shipped DDL for `dialect` with the table name filled in."""
     name = check_table_name(table)
-    text = files("producers.outbox").joinpath("ddl", ddl_file(dialect)).read_text("utf-8")
+    text = files("databus.outbox").joinpath("ddl", ddl_file(dialect)).read_text("utf-8")
     return text.replace("{table}", name)
 
 

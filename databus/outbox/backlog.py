@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Table, func, select
 
-from producers.outbox.table import DEFAULT_TABLE, outbox_table, utc_now
+from databus.outbox.table import DEFAULT_TABLE, outbox_table, utc_now
 
 
 @dataclass(frozen=True, slots=True)

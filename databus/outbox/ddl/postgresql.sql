@@ -1,6 +1,6 @@
--- Outbox of the databus relay (producers/outbox), PostgreSQL 12+.
--- {table} stands for the table name; producers.outbox.ddl.create_outbox() substitutes it and runs
--- each statement (idempotent). Keep in step with producers/outbox/table.py (a test checks both).
+-- Outbox of the databus relay (databus/outbox, relayed by producers/outbox), PostgreSQL 12+.
+-- {table} stands for the table name; databus.outbox.create_outbox() substitutes it and runs
+-- each statement (idempotent). Keep in step with databus/outbox/table.py (a test checks both).
 CREATE TABLE IF NOT EXISTS {table} (
     id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     topic              VARCHAR(249) NOT NULL,

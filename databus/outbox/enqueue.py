@@ -21,8 +21,8 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Insert, Table, insert
 
-from producers.outbox.fingerprints import schema_fingerprint, schema_name_for
-from producers.outbox.table import DEFAULT_TABLE, outbox_table
+from databus.outbox.fingerprints import schema_fingerprint, schema_name_for
+from databus.outbox.table import DEFAULT_TABLE, outbox_table
 from schemas.avro_files import schema_dict
 from schemas.avro_writer import Writer, compile_writer
 from schemas.models.base import Contract

@@ -1,6 +1,6 @@
--- Outbox of the databus relay (producers/outbox), SQLite 3.35+.
--- {table} stands for the table name; producers.outbox.ddl.create_outbox() substitutes it and runs
--- each statement (idempotent). Keep in step with producers/outbox/table.py (a test checks both).
+-- Outbox of the databus relay (databus/outbox, relayed by producers/outbox), SQLite 3.35+.
+-- {table} stands for the table name; databus.outbox.create_outbox() substitutes it and runs
+-- each statement (idempotent). Keep in step with databus/outbox/table.py (a test checks both).
 -- Timestamps are UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLite's own clock, used by the defaults,
 -- has millisecond resolution).
 CREATE TABLE IF NOT EXISTS {table} (

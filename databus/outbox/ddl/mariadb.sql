@@ -1,6 +1,6 @@
--- Outbox of the databus relay (producers/outbox), MariaDB 10.5+ (InnoDB).
--- {table} stands for the table name; producers.outbox.ddl.create_outbox() substitutes it and runs
--- each statement (idempotent). Keep in step with producers/outbox/table.py (a test checks both).
+-- Outbox of the databus relay (databus/outbox, relayed by producers/outbox), MariaDB 10.5+ (InnoDB).
+-- {table} stands for the table name; databus.outbox.create_outbox() substitutes it and runs
+-- each statement (idempotent). Keep in step with databus/outbox/table.py (a test checks both).
 -- Timestamps are UTC (UTC_TIMESTAMP), stored without a zone: DATETIME has no 2038 limit and no
 -- session time-zone conversion.
 CREATE TABLE IF NOT EXISTS {table} (

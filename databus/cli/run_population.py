@@ -1,0 +1,77 @@
+"""`databus run population-sync`: the faust worker that keeps the golden record."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+from databus.cli.output import fail
+from databus.settings import Settings
+
+DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
+
+
+@click.command("population-sync")
+@click.option("--database-url", help="SQLAlchemy URL of the population database.")
+@click.option(
+    "--database-url-env",
+    default=DEFAULT_URL_ENV,
+    show_default=True,
+    help="Environment variable holding the URL (used when --database-url is not given).",
+)
+@click.option(
+    "--group",
+    default="population-sync",
+    show_default=True,
+    help="Consumer group (and faust app id).",
+)
+@click.option("--batch-size", default=500, show_default=True, help="Events per transaction.")
+@click.option(
+    "--within",
+    default=0.5,
+    show_default=True,
+    help="Seconds to wait for a batch to fill before applying what arrived.",
+)
+@click.option(
+    "--metrics-port",
+    default=0,
+    show_default=True,
+    help="Serve Prometheus metrics on 127.0.0.1:PORT (0: off).",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.pass_obj
+def population_sync(
+    settings: Settings,
+    database_url: str | None,
+    database_url_env: str,
+    group: str,
+    batch_size: int,
+    within: float,
+    metrics_port: int,
+    log_level: str,
+) -> None:
+    """Apply the source topics to the population database, exactly once in effect."""
+    import faust
+    from prometheus_client import start_http_server
+
+    from streams.population.worker import PopulationSync
+
+    url = database_url or os.environ.get(database_url_env)
+    if not url:
+        fail(f"no population database: pass --database-url or set {database_url_env}")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1")
+    sync = PopulationSync(settings, url, group=group)
+    app = sync.build_app(batch_size=batch_size, within=within)
+    worker = faust.Worker(app, loglevel=log_level.replace("warning", "warn"), quiet=True)
+    worker.execute_from_commandline()

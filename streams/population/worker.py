@@ -1,0 +1,279 @@
+"""The population-sync component: source events in, golden record and its outbox out.
+
+A faust-streaming app (the `kafka://` driver) consumes the source topics in batches. Each batch
+is decoded (undecodable records go to the dead-letter topic with their reason), applied in ONE
+database transaction (`PopulationApplier`), dead letters for refused events are produced and
+flushed, and only then does the batch return to faust, which acks its events; their offsets are
+committed after that. A crash before the commit replays the batch; the applied-event table
+makes the replay skip what was already applied.
+
+faust acks a `take_events` batch even when the code consuming it raises, so `process` never
+raises for a transient failure: it retries database and registry errors with backoff while the
+consumer keeps its partitions, and any other failure ends the process at once (exit code 70)
+before faust can ack what was not committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Producer
+from sqlalchemy import create_engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from databus.dead_letter import DeadLetterWriter, Failure
+from databus.kafka_config import producer_config
+from databus.metrics import (
+    DEAD_LETTERS,
+    SYNC_APPLIED,
+    SYNC_BATCH_SECONDS,
+    SYNC_FRESHNESS,
+    SYNC_SKIPPED,
+)
+from databus.outbox import create_outbox
+from databus.population.schema import create_population_schema
+from databus.registry import registry_client
+from databus.serde import DecodeError, Decoder, Encoder
+from databus.settings import Settings
+from databus.topology.loader import load_topology
+from databus.topology.topics import Topics
+from schemas.catalog import EVENT_DOMAINS
+from schemas.event_types import EVENT_TYPES_BY_NAME
+from streams.population.apply import Incoming, Outcome, PopulationApplier
+from streams.population.outbox import NPD_OUTBOX, PopulationOutbox
+
+log = logging.getLogger(__name__)
+CONSUMER = "population-sync"
+FATAL_EXIT = 70
+MAX_BACKOFF = 30.0
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A record as consumed: where it came from and its bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass
+class BatchReport:
+    """What one batch did (counts by status, dead letters by reason)."""
+
+    statuses: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+
+
+class PopulationSync:
+    """Decode, apply, dead-letter: everything the faust agent does with one batch."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database_url: str,
+        *,
+        group: str = CONSUMER,
+        outbox_table: str = NPD_OUTBOX,
+    ) -> None:
+        self.settings = settings
+        self.group = group
+        self.topology = load_topology(settings.topology)
+        self.topics = Topics.from_settings(settings, self.topology)
+        self.engine = create_engine(database_url, pool_pre_ping=True)
+        create_population_schema(self.engine)
+        create_outbox(self.engine, outbox_table)
+        self.applier = PopulationApplier(self.topology, PopulationOutbox(self.topics, outbox_table))
+        endpoints = settings.endpoints
+        registry = registry_client(endpoints.registry_url)
+        self.source_topics = [self.topics.source_topic(name) for name in self.topology.sources]
+        self.decoders = {
+            self.topics.source_topic(name): Decoder(
+                registry,
+                self.topics.source_topic(name),
+                EVENT_DOMAINS[EVENT_TYPES_BY_NAME[source.event_types[0]].domain],
+            )
+            for name, source in self.topology.sources.items()
+        }
+        self.producer = Producer(producer_config(endpoints.bootstrap_servers, f"{group}-dlq"))
+        self.dead_letters = DeadLetterWriter(
+            self.producer, Encoder(registry, self.topics.dead_letter, "DeadLetter"), group
+        )
+
+    # ------------------------------------------------------------------ one batch
+
+    def process(self, records: Sequence[RawRecord]) -> BatchReport:
+        """Decode, apply in one transaction, dead-letter; return when all is durable."""
+        report = BatchReport()
+        incoming: list[Incoming] = []
+        for record in records:
+            event = self._decode(record, report)
+            if event is not None:
+                incoming.append(event)
+        started = time.monotonic()
+        outcomes = self._apply(incoming) if incoming else []
+        SYNC_BATCH_SECONDS.observe(time.monotonic() - started)
+        now = datetime.now(UTC)
+        for outcome in outcomes:
+            self._account(outcome, report, now)
+        self._flush_dead_letters()
+        return report
+
+    def _decode(self, record: RawRecord, report: BatchReport) -> Incoming | None:
+        delay = 0.5
+        while True:
+            try:
+                event = self.decoders[record.topic].decode_event(
+                    record.value, record=f"{record.topic}/{record.partition}/{record.offset}"
+                )
+                return Incoming(
+                    event, record.topic, record.partition, record.offset, record.key, record.value
+                )
+            except DecodeError as error:
+                if error.retryable:
+                    log.warning(
+                        "registry unavailable (%s); retrying in %.1f s", error.reason, delay
+                    )
+                    time.sleep(delay)
+                    delay = min(delay * 2, MAX_BACKOFF)
+                    continue
+                self._dead_letter(
+                    record,
+                    Failure(error.reason, error.message, "DecodeError"),
+                    report,
+                    "unknown",
+                    "unknown",
+                )
+                return None
+
+    def _apply(self, incoming: list[Incoming]) -> list[Outcome]:
+        delay = 0.5
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    return self.applier.apply_batch(conn, incoming)
+            except (OperationalError, DBAPIError) as error:
+                if not _transient(error):
+                    raise
+                log.warning(
+                    "population database unavailable (%s); retrying in %.1f s",
+                    type(error.orig).__name__ if error.orig else "error",
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+
+    def _account(self, outcome: Outcome, report: BatchReport, now: datetime) -> None:
+        event = outcome.incoming.event
+        report.statuses[outcome.status] += 1
+        if outcome.status == "applied":
+            SYNC_APPLIED.labels(event.source, event.event_type).inc()
+            SYNC_FRESHNESS.labels(event.source).observe(
+                max(0.0, (now - event.occurred_at).total_seconds())
+            )
+        elif outcome.status == "dead_letter":
+            record = RawRecord(
+                outcome.incoming.topic,
+                outcome.incoming.partition,
+                outcome.incoming.offset,
+                outcome.incoming.key,
+                outcome.incoming.value,
+            )
+            self._dead_letter(
+                record,
+                Failure(outcome.reason or "refused", outcome.message, "ProcessingRule"),
+                report,
+                event.source,
+                event.event_type,
+            )
+        else:
+            SYNC_SKIPPED.labels(
+                event.source, event.event_type, outcome.reason or outcome.status
+            ).inc()
+
+    def _dead_letter(
+        self, record: RawRecord, failure: Failure, report: BatchReport, agency: str, event_type: str
+    ) -> None:
+        self.dead_letters.send_raw(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            failure=failure,
+        )
+        report.dead_letters[failure.reason] += 1
+        DEAD_LETTERS.labels(self.group, agency, event_type, failure.reason).inc()
+
+    def _flush_dead_letters(self) -> None:
+        delay = 0.5
+        while self.producer.flush(10) > 0:
+            log.warning("dead letters not yet delivered; retrying in %.1f s", delay)
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
+
+    # ------------------------------------------------------------------ faust
+
+    def build_app(self, *, batch_size: int = 500, within: float = 0.5) -> Any:
+        """The faust app: one agent over all source topics, consumer group = `group`."""
+        import faust
+
+        endpoints = self.settings.endpoints
+        app = faust.App(
+            self.group,
+            broker=f"kafka://{endpoints.bootstrap_servers}",
+            value_serializer="raw",
+            key_serializer="raw",
+            store="memory://",
+            topic_allow_declare=False,
+            topic_disable_leader=True,
+            web_enabled=False,
+            consumer_auto_offset_reset="earliest",
+            broker_commit_every=1000,
+            broker_commit_interval=1.0,
+            stream_buffer_maxsize=batch_size * 4,
+        )
+        channel = app.topic(*self.source_topics, value_serializer="raw", key_serializer="raw")
+
+        @app.agent(channel, name="population-sync")
+        async def sync(stream: Any) -> None:
+            loop = asyncio.get_running_loop()
+            async for events in stream.take_events(batch_size, within):
+                records = [
+                    RawRecord(
+                        e.message.topic,
+                        e.message.partition,
+                        e.message.offset,
+                        e.message.key,
+                        e.message.value,
+                    )
+                    for e in events
+                ]
+                try:
+                    await loop.run_in_executor(None, self.process, records)
+                except BaseException:
+                    log.exception(
+                        "population sync failed on a batch; exiting before its "
+                        "offsets are acknowledged"
+                    )
+                    os._exit(FATAL_EXIT)
+
+        return app
+
+
+def _transient(error: DBAPIError) -> bool:
+    """Connection loss, server shutdown, serialization conflicts: worth retrying."""
+    if error.connection_invalidated or isinstance(error, OperationalError):
+        return True
+    code = getattr(error.orig, "sqlstate", None) or ""
+    return str(code).startswith(("08", "40", "57"))
