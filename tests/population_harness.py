@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from databus.population.schema import applied_events
+from databus.population.schema import applied_events, create_population_schema
 from databus.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +66,8 @@ def stop_worker(process: subprocess.Popen[bytes], *, kill: bool = False) -> None
 
 
 def applied_count(engine: Engine) -> int:
+    """Applied events so far (0 until the worker has created its tables)."""
+    create_population_schema(engine)
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(applied_events)).scalar() or 0)
 
