@@ -82,6 +82,12 @@ class _Citizen:
     def deceased(self) -> bool:
         return self.record.get("date_of_death") is not None
 
+    def died_before(self, event: Event) -> bool:
+        """Whether the citizen's death precedes what `event` reports (a fact from before the
+        death, arriving late from another topic, still applies)."""
+        died = self.record.get("date_of_death")
+        return died is not None and event.occurred_at.date().isoformat() > died
+
 
 class _RefusedError(Exception):
     def __init__(self, reason: str, message: str) -> None:
@@ -191,8 +197,11 @@ class _Batch:
                 "subject_unknown",
                 "the subject is not (yet) a citizen; parked until their birth",
             )
-        if event.event_type == "BirthRegistered" and outcome.status == "applied":
-            self._unpark(event.subject_pin or "")
+        if (
+            event.event_type in ("BirthRegistered", "PinReestablished")
+            and outcome.status == "applied"
+        ):
+            self._unpark(event.subject_pin or "")  # the subject's PIN exists from now on
         return outcome
 
     # ------------------------------------------------------------------ one event
@@ -217,7 +226,7 @@ class _Batch:
             citizen = self._create(subject)
         elif citizen is None:
             raise _ParkError
-        if citizen.deceased and event.change_type is ChangeType.CREATED:
+        if event.change_type is ChangeType.CREATED and citizen.died_before(event):
             raise _RefusedError(
                 "subject_deceased", "the subject is deceased; only corrections apply"
             )
@@ -377,7 +386,7 @@ class _Batch:
         citizen = self._get(old_pin)
         if citizen is None:
             raise _ParkError
-        if citizen.deceased:
+        if citizen.died_before(event):
             raise _RefusedError(
                 "subject_deceased", "the subject is deceased; only corrections apply"
             )
@@ -535,7 +544,7 @@ class _Batch:
     # ------------------------------------------------------------------ parking
 
     def _unpark(self, pin: str) -> None:
-        """Apply the events that waited for this citizen's birth, oldest first."""
+        """Apply the events that waited for this PIN to exist (birth or re-established PIN)."""
         rows = self.conn.execute(
             select(parked_events)
             .where(parked_events.c.pin == pin)

@@ -284,3 +284,39 @@ def test_event_before_its_birth_is_parked_then_applied(engine: Engine) -> None:
     citizen = row(engine, PIN)
     assert citizen.record["permanent_residence"]["street"] == "Arrived first"
     assert citizen.version == 2
+
+
+def test_a_fact_from_before_the_death_arriving_late_still_applies(engine: Engine) -> None:
+    applier = PopulationApplier(topology(), Outbox())
+    death = event(
+        "DeathRegistered", PIN, T0 + timedelta(days=10), payload={"date_of_death": "2025-08-11"}
+    )
+    run(engine, applier, birth(PIN), death)
+    earlier_move = residence(PIN, T0 + timedelta(days=2), "Before the death")
+    [outcome] = run(engine, applier, earlier_move)
+    assert outcome.status == "applied"
+    assert row(engine, PIN).record["permanent_residence"]["street"] == "Before the death"
+
+
+def test_events_for_a_new_pin_before_its_reestablishment_wait_for_it(engine: Engine) -> None:
+    applier = PopulationApplier(topology(), Outbox())
+    new_pin = make_pin("001", datetime(2024, 5, 17).date(), "MALE", 424244)
+    early = residence(new_pin, T0 + timedelta(days=3), "Under the new PIN")
+    reestablish = event(
+        "PinReestablished",
+        new_pin,
+        T0 + timedelta(days=1),
+        payload={
+            "old_pin": PIN,
+            "reason": "GENDER_REDETERMINATION",
+            "date_of_birth": "2024-05-17",
+            "sex": "MALE",
+            "effective_on": "2025-08-02",
+        },
+    )
+    run(engine, applier, birth(PIN))
+    [parked] = run(engine, applier, early)
+    assert parked.status == "parked"
+    run(engine, applier, reestablish)
+    citizen = row(engine, new_pin)
+    assert citizen.record["permanent_residence"]["street"] == "Under the new PIN"

@@ -24,6 +24,7 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
     """Run every demo step in order; exit non-zero at the first one that does not hold."""
     from databus.cli.demo.contracts import show_contracts
     from databus.cli.demo.heartbeats import show_heartbeats
+    from databus.cli.demo.population import show_population_sync
     from databus.cli.demo.publishing import show_publishing
 
     topology = load_topology(settings.topology)
@@ -42,6 +43,10 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
         (
             "Publishing: a generated population and its life events from three ministries",
             lambda: show_publishing(settings, topology, citizens, workdir),
+        ),
+        (
+            "Population sync: the events land in the population database, once in effect",
+            lambda: show_population_sync(settings, workdir),
         ),
     ]
     for title, step in steps:

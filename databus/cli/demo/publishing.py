@@ -11,11 +11,9 @@ from databus.cli.output import console
 from databus.settings import Settings
 from databus.topology.model import Topology
 
-SOURCES = ("civil-status", "residence", "identity")
-
 
 def show_publishing(settings: Settings, topology: Topology, citizens: int, workdir: Path) -> bool:
-    """Generate `citizens` people, then each ministry loads its file through the SDK."""
+    """Generate `citizens` people, then each source loads its file through the SDK."""
     from producers.generator import GeneratorConfig, generate
     from producers.loader.load import load_file
     from producers.sdk import Publisher
@@ -29,7 +27,7 @@ def show_publishing(settings: Settings, topology: Topology, citizens: int, workd
     )
     table = Table("source", "agency", "lines", "valid", "delivered", "events/s")
     ok = True
-    for source in SOURCES:
+    for source in topology.sources:
         path = out / f"events.{source}.jsonl"
         publisher = Publisher(source, settings=settings, topology=topology)
         started = time.monotonic()
