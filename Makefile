@@ -35,9 +35,12 @@ integration: $(STAMP)
 
 ## bench: every benchmark (needs the local stack; started if missing); results in bench/results
 bench: $(STAMP)
-	deploy/local/ensure-system.sh core
-	$(BIN)/databus stack up
+	deploy/local/ensure-system.sh full
+	$(BIN)/databus stack up --all
 	$(BIN)/python -m bench.serde
+	$(BIN)/python -m bench.publish
+	$(BIN)/python -m bench.outbox
+	$(BIN)/python -m bench.sync
 
 ## generate: rewrite the Avro schemas and docs/events.md from the models (tests check both)
 generate: $(STAMP)

@@ -40,3 +40,5 @@ def test_demo_runs_every_step(bus_settings: Settings, tmp_path: Path) -> None:
     assert "[pin.century_sex]" in result.output  # the bad event is refused, rule named
     assert "generated 60 citizens" in result.output
     assert (tmp_path / "population" / "events.civil-status.jsonl").exists()
+    assert "published events applied" in result.output
+    assert "outbox relay:" in result.output
