@@ -123,3 +123,14 @@ def pg_url(local_stack: LocalStack) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The DATABUS_* variables that make a CLI run or a child process use `settings`."""
+    endpoints = settings.endpoints
+    return {
+        "DATABUS_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
+        "DATABUS_REGISTRY_URL": endpoints.registry_url,
+        "DATABUS_TOPIC_PREFIX": settings.topic_prefix,
+        "DATABUS_TOPOLOGY": str(settings.topology),
+    }

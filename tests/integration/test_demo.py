@@ -8,28 +8,19 @@ from click.testing import CliRunner
 
 from databus.cli.main import cli
 from databus.settings import Settings
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    endpoints = settings.endpoints
-    return {
-        "DATABUS_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
-        "DATABUS_REGISTRY_URL": endpoints.registry_url,
-        "DATABUS_TOPIC_PREFIX": settings.topic_prefix,
-        "DATABUS_TOPOLOGY": str(settings.topology),
-    }
+from tests.conftest import settings_env
 
 
 def test_demo_runs_every_step(bus_settings: Settings, tmp_path: Path) -> None:
     runner = CliRunner()
-    applied = runner.invoke(cli, ["topics", "apply"], env=_env(bus_settings))
+    applied = runner.invoke(cli, ["topics", "apply"], env=settings_env(bus_settings))
     assert applied.exit_code == 0, applied.output
-    registered = runner.invoke(cli, ["schemas", "register"], env=_env(bus_settings))
+    registered = runner.invoke(cli, ["schemas", "register"], env=settings_env(bus_settings))
     assert registered.exit_code == 0, registered.output
     result = runner.invoke(
         cli,
         ["demo", "--events", "3", "--citizens", "60", "--workdir", str(tmp_path)],
-        env=_env(bus_settings),
+        env=settings_env(bus_settings),
     )
     assert result.exit_code == 0, result.output
     assert "demo ok" in result.output

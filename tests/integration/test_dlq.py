@@ -15,16 +15,7 @@ from databus.serde import Encoder
 from databus.settings import Settings
 from databus.topic_reader import header, read_all
 from databus.topology.topics import Topics
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    endpoints = settings.endpoints
-    return {
-        "DATABUS_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
-        "DATABUS_REGISTRY_URL": endpoints.registry_url,
-        "DATABUS_TOPIC_PREFIX": settings.topic_prefix,
-        "DATABUS_TOPOLOGY": str(settings.topology),
-    }
+from tests.conftest import settings_env
 
 
 def test_dead_letters_carry_reason_headers_and_can_be_replayed(bus_ready: Settings) -> None:
@@ -65,7 +56,7 @@ def test_dead_letters_carry_reason_headers_and_can_be_replayed(bus_ready: Settin
     assert {header(m, H_OFFSET) for m in stored} == {"41", "99"}
 
     runner = CliRunner()
-    listed = runner.invoke(cli, ["dlq", "list", "--json"], env=_env(bus_ready))
+    listed = runner.invoke(cli, ["dlq", "list", "--json"], env=settings_env(bus_ready))
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.output)
     assert {r["reason"] for r in rows} == {"bad_magic_byte", "truncated"}
@@ -74,12 +65,12 @@ def test_dead_letters_carry_reason_headers_and_can_be_replayed(bus_ready: Settin
     shown = runner.invoke(
         cli,
         ["dlq", "show", str(first["partition"]), str(first["offset"]), "--json"],
-        env=_env(bus_ready),
+        env=settings_env(bus_ready),
     )
     assert json.loads(shown.output)["original_offset"] == 41
 
     replayed = runner.invoke(
-        cli, ["dlq", "replay", "--reason", "bad_magic_byte", "--json"], env=_env(bus_ready)
+        cli, ["dlq", "replay", "--reason", "bad_magic_byte", "--json"], env=settings_env(bus_ready)
     )
     assert replayed.exit_code == 0, replayed.output
     assert len(json.loads(replayed.output)["replayed"]) == 1

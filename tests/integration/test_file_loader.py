@@ -16,16 +16,7 @@ from databus.settings import Settings
 from databus.topic_reader import header, read_all
 from databus.topology.topics import Topics
 from schemas.examples import EXAMPLES
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    endpoints = settings.endpoints
-    return {
-        "DATABUS_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
-        "DATABUS_REGISTRY_URL": endpoints.registry_url,
-        "DATABUS_TOPIC_PREFIX": settings.topic_prefix,
-        "DATABUS_TOPOLOGY": str(settings.topology),
-    }
+from tests.conftest import settings_env
 
 
 def _death(**changes: Any) -> dict[str, Any]:
@@ -72,7 +63,7 @@ def test_mixed_file_delivers_good_lines_and_reports_and_rejects_bad_ones(
             str(rejects),
             "--json",
         ],
-        env=_env(bus_ready),
+        env=settings_env(bus_ready),
     )
     assert result.exit_code == 1, result.output
     report = json.loads(result.output)
@@ -108,11 +99,15 @@ def test_all_good_file_exits_zero_and_dry_run_sends_nothing(
     )
     runner = CliRunner()
     dry = runner.invoke(
-        cli, ["publish", "--source", "residence", str(path), "--dry-run"], env=_env(bus_ready)
+        cli,
+        ["publish", "--source", "residence", str(path), "--dry-run"],
+        env=settings_env(bus_ready),
     )
     assert dry.exit_code == 0, dry.output
     assert read_all(bus_ready.endpoints.bootstrap_servers, topic) == []
-    real = runner.invoke(cli, ["publish", "--source", "residence", str(path)], env=_env(bus_ready))
+    real = runner.invoke(
+        cli, ["publish", "--source", "residence", str(path)], env=settings_env(bus_ready)
+    )
     assert real.exit_code == 0, real.output
     assert "4 delivered" in real.output
     assert len(read_all(bus_ready.endpoints.bootstrap_servers, topic)) == 4
@@ -142,7 +137,7 @@ def test_csv_file_with_a_bad_row(bus_ready: Settings, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,
         ["publish", "--source", "civil-status", str(path), "--rejects", str(rejects), "--json"],
-        env=_env(bus_ready),
+        env=settings_env(bus_ready),
     )
     assert result.exit_code == 1
     report = json.loads(result.output)

@@ -11,16 +11,7 @@ from click.testing import CliRunner
 from databus.cli.main import cli
 from databus.settings import Settings
 from schemas.avro_files import AVRO_DIR
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    endpoints = settings.endpoints
-    return {
-        "DATABUS_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
-        "DATABUS_REGISTRY_URL": endpoints.registry_url,
-        "DATABUS_TOPIC_PREFIX": settings.topic_prefix,
-        "DATABUS_TOPOLOGY": str(settings.topology),
-    }
+from tests.conftest import settings_env
 
 
 def _tree(tmp_path: Path, edit: str) -> Path:
@@ -49,7 +40,7 @@ def test_register_is_idempotent_and_check_passes_on_the_registered_tree(
     bus_settings: Settings,
 ) -> None:
     runner = CliRunner()
-    first = runner.invoke(cli, ["schemas", "register", "--json"], env=_env(bus_settings))
+    first = runner.invoke(cli, ["schemas", "register", "--json"], env=settings_env(bus_settings))
     assert first.exit_code == 0, first.output
     results = json.loads(first.output)
     assert results and all(r["new_version"] for r in results)
@@ -57,9 +48,9 @@ def test_register_is_idempotent_and_check_passes_on_the_registered_tree(
         f"{bus_settings.topic_prefix}civilstatus.events.v1-value",
         f"{bus_settings.topic_prefix}population.citizens.v1-value",
     }
-    again = runner.invoke(cli, ["schemas", "register", "--json"], env=_env(bus_settings))
+    again = runner.invoke(cli, ["schemas", "register", "--json"], env=settings_env(bus_settings))
     assert not any(r["new_version"] for r in json.loads(again.output))
-    check = runner.invoke(cli, ["schemas", "check", "--json"], env=_env(bus_settings))
+    check = runner.invoke(cli, ["schemas", "check", "--json"], env=settings_env(bus_settings))
     assert check.exit_code == 0, check.output
     assert {r["status"] for r in json.loads(check.output)} == {"unchanged"}
 
@@ -68,7 +59,7 @@ def test_check_fails_on_removing_a_required_field_and_passes_on_an_optional_addi
     bus_settings: Settings, tmp_path: Path
 ) -> None:
     runner = CliRunner()
-    env = _env(bus_settings)
+    env = settings_env(bus_settings)
     assert runner.invoke(cli, ["schemas", "register"], env=env).exit_code == 0
 
     removed = runner.invoke(
