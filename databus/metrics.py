@@ -82,3 +82,9 @@ SYNC_FRESHNESS = Histogram(
     ["agency"],
     buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600, 86400, 604800, 2592000, 31536000),
 )
+
+ROUTER_RELEASES = Counter(
+    "databus_router_releases_total",
+    "Sector projections the router released (each with one data-usage record).",
+    ["sector"],
+)

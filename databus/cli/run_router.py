@@ -1,0 +1,55 @@
+"""`databus run router`: release every population change to the sectors that may see it."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from databus.settings import Settings
+
+
+@click.command("router")
+@click.option(
+    "--group", default="sector-router", show_default=True, help="Consumer group (and faust app id)."
+)
+@click.option("--batch-size", default=500, show_default=True, help="Changes per batch.")
+@click.option(
+    "--within", default=0.5, show_default=True, help="Seconds to wait for a batch to fill."
+)
+@click.option(
+    "--metrics-port",
+    default=0,
+    show_default=True,
+    help="Serve Prometheus metrics on 127.0.0.1:PORT (0: off).",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.pass_obj
+def router(
+    settings: Settings,
+    group: str,
+    batch_size: int,
+    within: float,
+    metrics_port: int,
+    log_level: str,
+) -> None:
+    """Project population changes onto each sector's topic and record the data usage."""
+    import faust
+    from prometheus_client import start_http_server
+
+    from streams.router.worker import SectorRouter
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1")
+    app = SectorRouter(settings, group=group).build_app(batch_size=batch_size, within=within)
+    faust.Worker(
+        app, loglevel=log_level.replace("warning", "warn"), quiet=True
+    ).execute_from_commandline()
