@@ -88,3 +88,7 @@ ROUTER_RELEASES = Counter(
     "Sector projections the router released (each with one data-usage record).",
     ["sector"],
 )
+
+SINK_ROWS = Counter(
+    "databus_sink_rows_total", "Projection rows a sector sink committed.", ["sector"]
+)

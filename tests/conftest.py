@@ -134,3 +134,23 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DATABUS_TOPIC_PREFIX": settings.topic_prefix,
         "DATABUS_TOPOLOGY": str(settings.topology),
     }
+
+
+@pytest.fixture
+def mariadb_url(local_stack: LocalStack) -> Iterator[str]:
+    """A fresh MariaDB database of its own for this test (dropped afterwards)."""
+    import sqlalchemy as sa
+
+    base = local_stack.database_url("mariadb")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    head, _, query = base.partition("?")
+    url = head.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()

@@ -29,6 +29,7 @@ from databus.settings import Settings
 COMPONENTS: dict[str, str] = {
     "population-sync": "databus.cli.run_population:population_sync",
     "router": "databus.cli.run_router:router",
+    "sink": "databus.cli.run_sink:sink",
 }
 """Sub-commands of `run` defined in other modules, loaded on first use."""
 

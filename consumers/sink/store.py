@@ -1,0 +1,156 @@
+"""A sector's database table and its bulk upsert with a version guard.
+
+One row per PIN: the version it reflects, whether the citizen is deceased, and the projection
+(the allowed fields, JSON). An older version never overwrites a newer one. PostgreSQL: COPY into
+a temporary staging table, then one INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE newer.
+SQLite: INSERT ... ON CONFLICT DO UPDATE ... WHERE newer. MariaDB: INSERT ... ON DUPLICATE KEY
+UPDATE with every column guarded by the version comparison (the version itself last).
+
+A sector configured `on_deceased: delete` keeps a tombstone for a deceased citizen: the PIN, the
+version and the flag, with the personal data erased, so a late older projection cannot bring
+it back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+sector_citizens = Table(
+    "sector_citizens",
+    metadata,
+    Column("pin", String(12), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("deceased", Boolean, nullable=False),
+    Column("record", Text, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One projection as the sector stores it (record: JSON text, or None once erased)."""
+
+    pin: str
+    version: int
+    deceased: bool
+    record: str | None
+
+
+def create_sector_schema(engine: Engine) -> None:
+    """Create the sector table if missing."""
+    metadata.create_all(engine)
+
+
+def to_row(
+    pin: str, version: int, deceased: bool, citizen: dict[str, Any], *, erase_deceased: bool
+) -> Row:
+    """The stored form of a projection; `erase_deceased` drops a deceased citizen's data."""
+    if deceased and erase_deceased:
+        return Row(pin, version, True, None)
+    data = {k: v for k, v in citizen.items() if v not in (None, [])}
+    return Row(pin, version, deceased, json.dumps(data, ensure_ascii=False, sort_keys=True))
+
+
+def latest(rows: Sequence[Row]) -> list[Row]:
+    """The newest row per PIN of a batch (a batch may carry several versions of one PIN)."""
+    best: dict[str, Row] = {}
+    for row in rows:
+        if row.pin not in best or row.version > best[row.pin].version:
+            best[row.pin] = row
+    return list(best.values())
+
+
+def upsert(conn: Connection, rows: Sequence[Row]) -> int:
+    """Write the newest row per PIN unless the table already holds a newer version."""
+    rows = latest(rows)
+    if not rows:
+        return 0
+    now = datetime.now(UTC)
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return _upsert_postgresql(conn, rows, now)
+    params = [
+        {
+            "pin": r.pin,
+            "version": r.version,
+            "deceased": r.deceased,
+            "record": r.record,
+            "updated_at": now,
+        }
+        for r in rows
+    ]
+    if dialect == "sqlite":
+        conn.execute(
+            text(
+                "INSERT INTO sector_citizens (pin, version, deceased, record, updated_at) "
+                "VALUES (:pin, :version, :deceased, :record, :updated_at) "
+                "ON CONFLICT (pin) DO UPDATE SET version = excluded.version, "
+                "deceased = excluded.deceased, record = excluded.record, "
+                "updated_at = excluded.updated_at WHERE excluded.version > sector_citizens.version"
+            ),
+            params,
+        )
+    elif dialect in ("mysql", "mariadb"):
+        newer = "VALUES(version) > version"
+        conn.execute(
+            text(
+                "INSERT INTO sector_citizens (pin, version, deceased, record, updated_at) "
+                "VALUES (:pin, :version, :deceased, :record, :updated_at) "
+                f"ON DUPLICATE KEY UPDATE deceased = IF({newer}, VALUES(deceased), deceased), "
+                f"record = IF({newer}, VALUES(record), record), "
+                f"updated_at = IF({newer}, VALUES(updated_at), updated_at), "
+                "version = GREATEST(version, VALUES(version))"
+            ),
+            params,
+        )
+    else:
+        raise ValueError(f"no sector upsert for dialect {dialect!r}")
+    return len(rows)
+
+
+def _upsert_postgresql(conn: Connection, rows: Sequence[Row], now: datetime) -> int:
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS sector_staging (pin varchar(12), version bigint, "
+            "deceased boolean, record text, updated_at timestamptz) ON COMMIT DELETE ROWS"
+        )
+    )
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(
+            "COPY sector_staging (pin, version, deceased, record, updated_at) FROM STDIN"
+        ) as copy,
+    ):
+        for r in rows:
+            copy.write_row((r.pin, r.version, r.deceased, r.record, now))
+    conn.execute(
+        text(
+            "INSERT INTO sector_citizens (pin, version, deceased, record, updated_at) "
+            "SELECT pin, version, deceased, record, updated_at FROM sector_staging "
+            "ON CONFLICT (pin) DO UPDATE SET version = EXCLUDED.version, "
+            "deceased = EXCLUDED.deceased, record = EXCLUDED.record, "
+            "updated_at = EXCLUDED.updated_at WHERE EXCLUDED.version > sector_citizens.version"
+        )
+    )
+    return len(rows)

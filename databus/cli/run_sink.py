@@ -1,0 +1,74 @@
+"""`databus run sink SECTOR`: keep a sector's database equal to its projection topic."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+import click
+
+from databus.cli.output import console, fail
+from databus.settings import Settings
+
+
+@click.command("sink")
+@click.argument("sector")
+@click.option("--database-url", help="SQLAlchemy URL of the sector database.")
+@click.option(
+    "--database-url-env",
+    help="Environment variable holding the URL (default: the sector's "
+    "database_url_env in the topology).",
+)
+@click.option("--group", help="Consumer group (default: sink-SECTOR).")
+@click.option("--batch-size", default=2000, show_default=True, help="Records per transaction.")
+@click.option(
+    "--metrics-port",
+    default=0,
+    show_default=True,
+    help="Serve Prometheus metrics on 127.0.0.1:PORT (0: off).",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.pass_obj
+def sink(
+    settings: Settings,
+    sector: str,
+    database_url: str | None,
+    database_url_env: str | None,
+    group: str | None,
+    batch_size: int,
+    metrics_port: int,
+    log_level: str,
+) -> None:
+    """Upsert the sector's projections into its database (PostgreSQL, MariaDB or SQLite)."""
+    from prometheus_client import start_http_server
+
+    from consumers.sink.worker import SectorSink
+    from databus.topology.loader import load_topology
+
+    topology = load_topology(settings.topology)
+    if sector not in topology.sectors:
+        fail(f"no sector {sector!r} in the topology (sectors: {', '.join(topology.sectors)})")
+    env = database_url_env or topology.sectors[sector].database_url_env
+    url = database_url or os.environ.get(env)
+    if not url:
+        fail(f"no database for sector {sector}: pass --database-url or set {env}")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stats = SectorSink(settings, sector, url, group=group, batch_size=batch_size).run(stop.is_set)
+    console.print(
+        f"sink {sector}: {stats.rows} rows in {stats.batches} batches, "
+        f"{stats.dead_letters} dead letters"
+    )
