@@ -13,6 +13,7 @@ from databus.cli.run_cmd import run
 from databus.cli.schemas_cmd import schemas
 from databus.cli.stack_cmd import stack
 from databus.cli.topics_cmd import topics
+from databus.cli.usage_cmd import usage
 from databus.settings import Settings
 
 
@@ -31,6 +32,7 @@ cli.add_command(publish)
 cli.add_command(dlq)
 cli.add_command(generate)
 cli.add_command(run)
+cli.add_command(usage)
 
 
 @cli.command()

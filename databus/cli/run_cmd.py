@@ -30,6 +30,7 @@ COMPONENTS: dict[str, str] = {
     "population-sync": "databus.cli.run_population:population_sync",
     "router": "databus.cli.run_router:router",
     "sink": "databus.cli.run_sink:sink",
+    "usage-recorder": "databus.cli.run_usage:usage_recorder",
 }
 """Sub-commands of `run` defined in other modules, loaded on first use."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -130,3 +131,53 @@ def test_changes_reach_exactly_the_sectors_allowed_to_see_them(
     ]
     assert all(u.legal_basis for u in trail)
     assert len(read_all(bootstrap, topics.dead_letter)) == 1
+
+    # The usage trail: stored by the recorder (a repeated release is stored once), listed by
+    # `databus usage PIN`, newest first.
+    audit = f"sqlite:///{tmp_path / 'audit.sqlite'}"
+    recorder = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "databus.cli",
+            "run",
+            "usage-recorder",
+            "--database-url",
+            audit,
+            "--group",
+            f"{bus_ready.topic_prefix}usage",
+        ],
+        cwd=PROJECT_ROOT,
+        env=worker_env(bus_ready),
+        stdout=(tmp_path / "usage.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    listing: list[dict[str, object]] = []
+
+    def listed() -> bool:
+        nonlocal listing
+        out = subprocess.run(
+            [sys.executable, "-m", "databus.cli", "usage", pin, "--database-url", audit, "--json"],
+            cwd=PROJECT_ROOT,
+            env=worker_env(bus_ready),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        listing = json.loads(out.stdout)
+        return len(listing) == 6
+
+    try:
+        wait_until(listed, 60, "the usage trail", recorder, tmp_path / "usage.log")
+    finally:
+        os.killpg(recorder.pid, signal.SIGTERM)
+        recorder.wait(30)
+    listed_versions = [int(str(row["citizen_version"])) for row in listing]
+    assert listed_versions == sorted(listed_versions, reverse=True)
+    assert {row["sector"] for row in listing} == {
+        "social-insurance",
+        "tax",
+        "health",
+        "mobile-subscribers",
+    }

@@ -1,0 +1,161 @@
+"""A batch consumer that writes into a database: the loop every sink shares.
+
+Subclasses say how one record becomes a row (`to_item`) and how a batch of rows is written
+(`write`, inside the transaction it is given). The loop reads a batch, decodes it (records that
+cannot be decoded are dead-lettered), writes it in ONE transaction, delivers the dead letters,
+and only then commits the offsets. A database that is down is retried with backoff while the
+consumer keeps its partitions (paused, still polling), so nothing is skipped or dead-lettered
+because of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from databus.dead_letter import DeadLetterWriter, Failure
+from databus.kafka_config import consumer_config, producer_config
+from databus.metrics import DEAD_LETTERS
+from databus.registry import registry_client
+from databus.serde import DecodeError, Decoder, Encoder
+from databus.settings import Settings
+from databus.topology.topics import Topics
+from schemas.models.base import Contract
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 5.0
+Item = TypeVar("Item")
+
+
+@dataclass
+class ConsumerStats:
+    """What a batch consumer did so far."""
+
+    batches: int = 0
+    rows: int = 0
+    dead_letters: int = 0
+
+
+class BatchConsumer(ABC, Generic[Item]):
+    """Consume one topic into a database, one transaction per batch."""
+
+    record_type: type[Contract]
+
+    def __init__(
+        self, settings: Settings, topic: str, engine: Engine, group: str, *, batch_size: int = 2000
+    ) -> None:
+        self.topic = topic
+        self.engine = engine
+        self.group = group
+        self.batch_size = batch_size
+        endpoints = settings.endpoints
+        registry = registry_client(endpoints.registry_url)
+        self.decoder = Decoder(registry, topic, self.record_type)
+        self.consumer = Consumer(consumer_config(endpoints.bootstrap_servers, group))
+        self.producer = Producer(producer_config(endpoints.bootstrap_servers, group))
+        dead_letter_topic = Topics.from_settings(settings).dead_letter
+        self.dead_letters = DeadLetterWriter(
+            self.producer, Encoder(registry, dead_letter_topic, "DeadLetter"), group
+        )
+        self.stats = ConsumerStats()
+
+    @abstractmethod
+    def to_item(self, record: Contract) -> Item:
+        """The row (or rows) one decoded record becomes."""
+
+    @abstractmethod
+    def write(self, conn: Connection, items: Sequence[Item]) -> int:
+        """Write a batch inside the given transaction; return how many rows it wrote."""
+
+    def run(self, should_stop: Callable[[], bool]) -> ConsumerStats:
+        """Consume until `should_stop()`; every batch is durable before its offsets move."""
+        self.consumer.subscribe([self.topic])
+        try:
+            while not should_stop():
+                messages = [
+                    m for m in self.consumer.consume(self.batch_size, 0.5) if not _skippable(m)
+                ]
+                if messages:
+                    self.process(messages)
+        finally:
+            self.consumer.close()
+            self.producer.flush(10)
+        return self.stats
+
+    def process(self, messages: Sequence[Message]) -> None:
+        """Decode, write, deliver dead letters, commit offsets: one batch."""
+        items: list[Item] = []
+        for message in messages:
+            try:
+                record = self.decoder.decode(message.value(), record=f"offset {message.offset()}")
+            except DecodeError as error:
+                self.dead_letters.send(message, Failure(error.reason, error.message, "DecodeError"))
+                DEAD_LETTERS.labels(
+                    self.group, "unknown", self.record_type.__name__, error.reason
+                ).inc()
+                self.stats.dead_letters += 1
+                continue
+            items.append(self.to_item(record))
+        written = self._write_retrying(items) if items else 0
+        while self.producer.flush(10) > 0:  # dead letters delivered before offsets move
+            time.sleep(0.5)
+        self.consumer.commit(offsets=_next_offsets(messages), asynchronous=False)
+        self.stats.batches += 1
+        self.stats.rows += written
+
+    def _write_retrying(self, items: list[Item]) -> int:
+        delay = 0.5
+        paused: list[TopicPartition] = []
+        try:
+            while True:
+                try:
+                    with self.engine.begin() as conn:
+                        return self.write(conn, items)
+                except (OperationalError, DBAPIError) as error:
+                    if not (error.connection_invalidated or isinstance(error, OperationalError)):
+                        raise
+                    if not paused:
+                        paused = self.consumer.assignment()
+                        self.consumer.pause(paused)
+                    log.warning("database of %s unavailable; retrying in %.1f s", self.group, delay)
+                    self._idle(delay)
+                    delay = min(delay * 2, MAX_BACKOFF)
+        finally:
+            if paused:
+                self.consumer.resume(paused)
+
+    def _idle(self, seconds: float) -> None:
+        """Keep the group membership while fetches are paused; a record that still arrives is
+        put back (seek), so it is read again after resume."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            early = self.consumer.poll(0.2)
+            if early is not None and early.error() is None:
+                self.consumer.seek(
+                    TopicPartition(early.topic() or "", early.partition() or 0, early.offset() or 0)
+                )
+
+
+def _skippable(message: Message) -> bool:
+    error = message.error()
+    if error is None:
+        return False
+    if error.code() == KafkaError._PARTITION_EOF:
+        return True
+    raise RuntimeError(f"consumer error: {error}")
+
+
+def _next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
+    last: dict[tuple[str, int], int] = {}
+    for message in messages:
+        key = (message.topic() or "", message.partition() or 0)
+        last[key] = max(last.get(key, -1), message.offset() or 0)
+    return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]

@@ -1,0 +1,48 @@
+"""`databus run usage-recorder`: store every release of citizen data for the usage trail."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+import click
+
+from databus.cli.output import console, fail
+from databus.settings import Settings
+
+DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
+
+
+@click.command("usage-recorder")
+@click.option("--database-url", help="SQLAlchemy URL of the audit store (the population DB).")
+@click.option(
+    "--database-url-env",
+    default=DEFAULT_URL_ENV,
+    show_default=True,
+    help="Environment variable holding the URL (used without --database-url).",
+)
+@click.option("--group", default="data-usage", show_default=True, help="Consumer group.")
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.pass_obj
+def usage_recorder(
+    settings: Settings, database_url: str | None, database_url_env: str, group: str, log_level: str
+) -> None:
+    """Consume bus.data-usage.v1 into the data_usage audit table."""
+    from consumers.usage.worker import UsageRecorder
+
+    url = database_url or os.environ.get(database_url_env)
+    if not url:
+        fail(f"no audit database: pass --database-url or set {database_url_env}")
+    logging.basicConfig(level=log_level.upper())
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stats = UsageRecorder(settings, url, group=group).run(stop.is_set)
+    console.print(f"usage recorder: {stats.rows} releases stored in {stats.batches} batches")
