@@ -33,3 +33,4 @@ def test_demo_runs_every_step(bus_settings: Settings, tmp_path: Path) -> None:
     assert (tmp_path / "population" / "events.civil-status.jsonl").exists()
     assert "published events applied" in result.output
     assert "outbox relay:" in result.output
+    assert "usage trail of the citizen" in result.output

@@ -26,6 +26,7 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
     from databus.cli.demo.heartbeats import show_heartbeats
     from databus.cli.demo.population import show_population_sync
     from databus.cli.demo.publishing import show_publishing
+    from databus.cli.demo.sectors import show_sectors
 
     topology = load_topology(settings.topology)
     topics = Topics.from_settings(settings, topology)
@@ -47,6 +48,10 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
         (
             "Population sync: the events land in the population database, once in effect",
             lambda: show_population_sync(settings, workdir),
+        ),
+        (
+            "Sectors: lawful projections fill three sector databases; the usage trail",
+            lambda: show_sectors(settings, topology, workdir),
         ),
     ]
     for title, step in steps:
