@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from databus.cli.backfill_cmd import backfill
 from databus.cli.dlq_cmd import dlq
 from databus.cli.generate_cmd import generate
 from databus.cli.publish_cmd import publish
+from databus.cli.reconcile_cmd import reconcile
 from databus.cli.run_cmd import run
 from databus.cli.schemas_cmd import schemas
 from databus.cli.stack_cmd import stack
@@ -33,6 +35,8 @@ cli.add_command(dlq)
 cli.add_command(generate)
 cli.add_command(run)
 cli.add_command(usage)
+cli.add_command(backfill)
+cli.add_command(reconcile)
 
 
 @cli.command()

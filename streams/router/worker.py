@@ -25,6 +25,7 @@ from confluent_kafka import Producer
 from databus.dead_letter import DeadLetterWriter, Failure
 from databus.kafka_config import producer_config
 from databus.metrics import DEAD_LETTERS, ROUTER_RELEASES
+from databus.projection import releases
 from databus.registry import registry_client
 from databus.serde import DecodeError, Decoder, Encoder
 from databus.settings import Settings
@@ -32,7 +33,6 @@ from databus.topology.loader import load_topology
 from databus.topology.topics import Topics
 from schemas.models.downstream import PopulationChange
 from streams.population.worker import FATAL_EXIT, MAX_BACKOFF, RawRecord
-from streams.router.projection import releases
 
 log = logging.getLogger(__name__)
 CONSUMER = "sector-router"

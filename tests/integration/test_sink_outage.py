@@ -19,6 +19,7 @@ from confluent_kafka import Producer
 from sqlalchemy import create_engine, func, select
 
 from consumers.sink.store import create_sector_schema, sector_citizens
+from databus.projection import project
 from databus.registry import registry_client
 from databus.serde import Encoder
 from databus.settings import Settings
@@ -29,7 +30,6 @@ from databus.topology.topics import Topics
 from schemas.domain import make_pin
 from schemas.models.citizen import Citizen
 from schemas.models.downstream import PopulationChange
-from streams.router.projection import project
 from tests.population_harness import PROJECT_ROOT, wait_until, worker_env
 
 SECTOR = "tax"

@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from databus.projection import project, releases
 from databus.topology.loader import load_topology
 from schemas.domain import make_pin
 from schemas.models.citizen import Citizen
 from schemas.models.downstream import PopulationChange
-from streams.router.projection import project, releases
 
 TOPOLOGY = load_topology(Path(__file__).resolve().parents[2] / "deploy" / "topology.yaml")
 NOW = datetime(2025, 8, 4, 3, 0, tzinfo=UTC)
