@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
+from uuid import UUID
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import JSON, Connection, MetaData, Table, and_, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from databus.population.schema import (
     applied_events,
@@ -35,6 +37,10 @@ from schemas.models.citizen import Citizen
 from schemas.models.downstream import PopulationChange
 from schemas.models.envelope import Event
 from streams.population.changes import DEFAULTS, MULTI_VALUED, FieldChange, field_changes
+
+_FACT_COLUMNS = frozenset(c.name for c in field_facts.columns)
+_UNPARKS = frozenset({"BirthRegistered", "PinReestablished"})
+"""Event types after which events parked for their subject's PIN can apply (its PIN exists)."""
 
 Status = Literal["applied", "late", "duplicate", "dead_letter", "parked", "reference"]
 
@@ -130,14 +136,27 @@ class _Batch:
         self.citizens: dict[str, _Citizen | None] = {}
         self.links: dict[str, str] = {}
         self.new_facts: list[dict[str, Any]] = []
+        self.facts_by_pin: dict[str, list[dict[str, Any]]] = {}
+        self.facts_by_event: dict[str, list[dict[str, Any]]] = {}
         self.switched_off: set[str] = set()
         self.applied_rows: list[dict[str, Any]] = []
+        self.applied_types: dict[str, str] = {}
+        """event_id -> event_type of events applied before this batch (correction targets)
+        and in it."""
+        self.target_facts: dict[str, list[tuple[str, str]]] = {}
+        """correction target -> the (pin, field) of its active facts, from the table."""
         self.lineage_rows: list[dict[str, Any]] = []
         self.seen: set[str] = set()
         self.changes: list[PopulationChange] = []
         self.rekeys: list[tuple[str, str]] = []
         self.parked: list[Incoming] = []
         self.unparked: list[str] = []
+        self.early_facts: dict[str, list[dict[str, Any]]] = {}
+        self.early_loaded: set[str] = set()
+        self.parked_rows: dict[str, list[Any]] = {}
+        self.parked_loaded: set[str] = set()
+        self.parked_ids: set[str] = set()
+        self.targets_loaded: set[str] = set()
 
     # ------------------------------------------------------------------ batch flow
 
@@ -148,10 +167,40 @@ class _Batch:
                 select(applied_events.c.event_id).where(applied_events.c.event_id.in_(ids))
             )
         )
+        # A replay (after a crash before the offsets were committed) brings parked events again.
+        self.parked_ids = set(
+            self.conn.scalars(
+                select(parked_events.c.event_id).where(parked_events.c.event_id.in_(ids))
+            )
+        )
         self._preload(batch)
+        self._preload_targets(batch)
         outcomes = [self._one(incoming) for incoming in batch]
         self._write(outcomes)
         return outcomes
+
+    def _preload_targets(self, batch: Sequence[Incoming]) -> None:
+        """What corrections and annulments need of the events they target, in two queries."""
+        targets = {
+            str(i.event.corrects_event_id)
+            for i in batch
+            if i.event.change_type is not ChangeType.CREATED and i.event.corrects_event_id
+        }
+        if not targets:
+            return
+        for row in self.conn.execute(
+            select(applied_events.c.event_id, applied_events.c.event_type).where(
+                applied_events.c.event_id.in_(targets)
+            )
+        ):
+            self.applied_types[row.event_id] = row.event_type
+        for row in self.conn.execute(
+            select(field_facts.c.event_id, field_facts.c.pin, field_facts.c.field).where(
+                and_(field_facts.c.event_id.in_(targets), field_facts.c.active)
+            )
+        ):
+            self.target_facts.setdefault(row.event_id, []).append((row.pin, row.field))
+        self.targets_loaded = targets
 
     def _preload(self, batch: Sequence[Incoming]) -> None:
         pins: set[str] = {i.event.subject_pin for i in batch if i.event.subject_pin}
@@ -173,6 +222,55 @@ class _Batch:
             )
         for pin in wanted:
             self.citizens.setdefault(pin, None)
+        creating = {i.event.subject_pin or "" for i in batch if i.event.event_type in _UNPARKS}
+        self._preload_early_facts(creating)
+        self._preload_parked(creating)
+
+    def _preload_early_facts(self, pins: set[str]) -> None:
+        """Facts events gave these PINs before they were citizens' (a child's birth, say)."""
+        wanted = {p for p in pins if p} - self.early_loaded
+        if not wanted:
+            return
+        self.early_loaded |= wanted
+        facts = self.conn.execute(
+            select(
+                field_facts.c.id,
+                field_facts.c.pin,
+                field_facts.c.field,
+                field_facts.c.value,
+                field_facts.c.event_id,
+                field_facts.c.occurred_at,
+            ).where(
+                and_(
+                    field_facts.c.pin.in_(wanted),
+                    field_facts.c.field.in_(MULTI_VALUED),
+                    field_facts.c.active,
+                )
+            )
+        ).all()
+        if not facts:  # the usual case
+            return
+        events = {
+            row.event_id: (row.event_type, row.source)
+            for row in self.conn.execute(
+                select(
+                    applied_events.c.event_id, applied_events.c.event_type, applied_events.c.source
+                ).where(applied_events.c.event_id.in_({row.event_id for row in facts}))
+            )
+        }
+        for row in facts:
+            event_type, source = events[row.event_id]
+            self.early_facts.setdefault(row.pin, []).append(
+                {
+                    "field": row.field,
+                    "value": row.value,
+                    "event_id": row.event_id,
+                    "occurred_at": _aware(row.occurred_at),
+                    "_order": -1_000_000_000 + row.id,
+                    "_type": event_type,
+                    "_source": source,
+                }
+            )
 
     def _one(self, incoming: Incoming) -> Outcome:
         event = incoming.event
@@ -190,19 +288,67 @@ class _Batch:
             return Outcome(incoming, "dead_letter", refused.reason, refused.message)
         except _ParkError:
             self.seen.discard(event_id)
-            self.parked.append(incoming)
+            if event_id not in self.parked_ids:  # parked once, whatever the replays
+                self.parked_ids.add(event_id)
+                self.parked.append(incoming)
             return Outcome(
                 incoming,
                 "parked",
                 "subject_unknown",
                 "the subject is not (yet) a citizen; parked until their birth",
             )
-        if (
-            event.event_type in ("BirthRegistered", "PinReestablished")
-            and outcome.status == "applied"
-        ):
+        if outcome.status == "applied" and event.event_type in _UNPARKS:
+            self._adopt_early_facts(event)
             self._unpark(event.subject_pin or "")  # the subject's PIN exists from now on
         return outcome
+
+    def _adopt_early_facts(self, creator: Event) -> None:
+        """Give a citizen what events applied before its PIN existed gave that PIN.
+
+        Only another citizen's birth reaches a PIN that is not (yet) a citizen: a child names
+        a parent whose own birth, or re-established PIN, comes later (another partition, a late
+        registration). Each such fact becomes its own change, attributed to the event that gave
+        it, as if the parent had existed when it was applied.
+        """
+        pin = creator.subject_pin or ""
+        citizen = self._get(pin)
+        assert citizen is not None
+        self._preload_early_facts({pin})  # a creator that was parked is not in the preload
+        creator_id = str(creator.event_id)
+        early = self.early_facts.pop(pin, []) + [
+            f for f in self.facts_by_pin.get(pin, []) if f["event_id"] != creator_id
+        ]
+        for fact in sorted(early, key=_fact_order):
+            name = fact["field"]
+            if name not in MULTI_VALUED or fact["event_id"] in self.switched_off:
+                continue
+            citizen.record[name] = [*citizen.record.get(name, []), fact["value"]]
+            citizen.times[name] = _iso(fact["occurred_at"])
+            citizen.version += 1
+            citizen.dirty = True
+            self.lineage_rows.append(
+                {
+                    "pin": pin,
+                    "version": citizen.version,
+                    "field": name,
+                    "event_id": fact["event_id"],
+                    "event_type": fact["_type"],
+                    "source": fact["_source"],
+                    "action": "set",
+                    "occurred_at": fact["occurred_at"],
+                    "applied_at": self.now,
+                }
+            )
+            self.changes.append(
+                self._change_of(
+                    citizen,
+                    fact["event_id"],
+                    fact["_type"],
+                    fact["_source"],
+                    fact["occurred_at"],
+                    [name],
+                )
+            )
 
     # ------------------------------------------------------------------ one event
 
@@ -432,20 +578,25 @@ class _Batch:
         return citizen
 
     def _add_fact(self, event: Event, change: FieldChange) -> None:
-        self.new_facts.append(
-            {
-                "pin": self._resolve(change.pin),
-                "field": change.field,
-                "value": change.value,
-                "event_id": str(event.event_id),
-                "occurred_at": event.occurred_at,
-                "active": True,
-                "_order": len(self.new_facts),
-            }
-        )
+        fact = {
+            "pin": self._resolve(change.pin),
+            "field": change.field,
+            "value": change.value,
+            "event_id": str(event.event_id),
+            "occurred_at": event.occurred_at,
+            "active": True,
+            "_order": len(self.new_facts),
+            "_type": event.event_type,
+            "_source": event.source,
+        }
+        self.new_facts.append(fact)
+        self.facts_by_pin.setdefault(fact["pin"], []).append(fact)
+        self.facts_by_event.setdefault(fact["event_id"], []).append(fact)
 
     def _active_facts(self, pin: str, fields: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         wanted = set(fields)
+        # Facts of a PIN re-established in this batch are still under the old PIN in the table.
+        owners = {pin} | {old for old, _ in self.rekeys if self._resolve(old) == pin}
         rows = self.conn.execute(
             select(
                 field_facts.c.id,
@@ -455,7 +606,9 @@ class _Batch:
                 field_facts.c.occurred_at,
             ).where(
                 and_(
-                    field_facts.c.pin == pin, field_facts.c.field.in_(wanted), field_facts.c.active
+                    field_facts.c.pin.in_(owners),
+                    field_facts.c.field.in_(wanted),
+                    field_facts.c.active,
                 )
             )
         )
@@ -470,50 +623,47 @@ class _Batch:
                         "_order": -1_000_000_000 + row.id,
                     }
                 )
-        for fact in self.new_facts:
-            if (
-                fact["pin"] == pin
-                and fact["field"] in wanted
-                and fact["event_id"] not in self.switched_off
-            ):
-                out.setdefault(fact["field"], []).append(fact)
+        for owner in owners:
+            for fact in self.facts_by_pin.get(owner, []):
+                if fact["field"] in wanted and fact["event_id"] not in self.switched_off:
+                    out.setdefault(fact["field"], []).append(fact)
         return out
 
     def _switch_off(self, target: str) -> dict[str, set[str]]:
         """Deactivate every fact of `target`; return the (pin, fields) it had set."""
         self.switched_off.add(target)
         touched: dict[str, set[str]] = {}
-        for row in self.conn.execute(
-            select(field_facts.c.pin, field_facts.c.field).where(
-                and_(field_facts.c.event_id == target, field_facts.c.active)
-            )
-        ):
-            touched.setdefault(self._resolve(row.pin), set()).add(row.field)
-        for fact in self.new_facts:
-            if fact["event_id"] == target:
-                touched.setdefault(fact["pin"], set()).add(fact["field"])
+        if target in self.targets_loaded:
+            stored = self.target_facts.get(target, [])
+        else:  # a correction that was parked: not in the preload
+            stored = [
+                (row.pin, row.field)
+                for row in self.conn.execute(
+                    select(field_facts.c.pin, field_facts.c.field).where(
+                        and_(field_facts.c.event_id == target, field_facts.c.active)
+                    )
+                )
+            ]
+        for pin, name in stored:
+            touched.setdefault(self._resolve(pin), set()).add(name)
+        for fact in self.facts_by_event.get(target, []):
+            touched.setdefault(self._resolve(fact["pin"]), set()).add(fact["field"])
         return touched
 
     def _was_applied(self, event_id: str) -> bool:
-        if any(r["event_id"] == event_id for r in self.applied_rows):
-            return True
-        return (
-            self.conn.execute(
-                select(applied_events.c.event_id).where(applied_events.c.event_id == event_id)
-            ).first()
-            is not None
-        )
+        return self._event_type_of(event_id) is not None
 
     def _event_type_of(self, event_id: str) -> str | None:
-        for row in self.applied_rows:
-            if row["event_id"] == event_id:
-                return str(row["event_type"])
+        """The type of an applied event (in this batch or before), None if never applied."""
+        if event_id in self.applied_types or event_id in self.targets_loaded:
+            return self.applied_types.get(event_id)
         found = self.conn.execute(
             select(applied_events.c.event_type).where(applied_events.c.event_id == event_id)
         ).first()
         return found[0] if found else None
 
     def _record_applied(self, event: Event, outcome: str, version: int | None) -> None:
+        self.applied_types[str(event.event_id)] = event.event_type
         self.applied_rows.append(
             {
                 "event_id": str(event.event_id),
@@ -529,29 +679,52 @@ class _Batch:
         )
 
     def _change(self, citizen: _Citizen, event: Event, changed: list[str]) -> PopulationChange:
+        return self._change_of(
+            citizen, event.event_id, event.event_type, event.source, event.occurred_at, changed
+        )
+
+    def _change_of(
+        self,
+        citizen: _Citizen,
+        event_id: UUID | str,
+        event_type: str,
+        source: str,
+        occurred_at: datetime,
+        changed: list[str],
+    ) -> PopulationChange:
         return PopulationChange(
             pin=citizen.pin,
             version=citizen.version,
-            event_id=event.event_id,
-            event_type=event.event_type,
-            source=event.source,
+            event_id=event_id,
+            event_type=event_type,
+            source=source,
             changed_fields=changed,
-            occurred_at=event.occurred_at,
+            occurred_at=occurred_at,
             applied_at=self.now,
             citizen=Citizen.model_validate(citizen.record),
         )
 
     # ------------------------------------------------------------------ parking
 
+    def _preload_parked(self, pins: set[str]) -> None:
+        """The parked events waiting for these PINs, in one query."""
+        wanted = {p for p in pins if p} - self.parked_loaded
+        if not wanted:
+            return
+        self.parked_loaded |= wanted
+        for row in self.conn.execute(
+            select(parked_events)
+            .where(parked_events.c.pin.in_(wanted))
+            .order_by(parked_events.c.parked_at)
+        ):
+            self.parked_rows.setdefault(row.pin, []).append(row)
+
     def _unpark(self, pin: str) -> None:
         """Apply the events that waited for this PIN to exist (birth or re-established PIN)."""
-        rows = self.conn.execute(
-            select(parked_events)
-            .where(parked_events.c.pin == pin)
-            .order_by(parked_events.c.parked_at)
-        ).all()
-        waiting = [i for i in self.parked if i.event.subject_pin == pin]
-        self.parked = [i for i in self.parked if i.event.subject_pin != pin]
+        self._preload_parked({pin})  # a PIN made by an event that was itself parked
+        rows = self.parked_rows.pop(pin, [])
+        waiting = [i for i in self.parked if _park_key(i.event) == pin]
+        self.parked = [i for i in self.parked if _park_key(i.event) != pin]
         events = [_parse_parked(r.domain, r.event) for r in rows] + [i.event for i in waiting]
         self.unparked += [r.event_id for r in rows]
         for event in sorted(events, key=lambda e: (e.occurred_at, e.recorded_at)):
@@ -571,32 +744,28 @@ class _Batch:
                 .where(field_facts.c.event_id.in_(self.switched_off))
                 .values(active=False)
             )
-        facts = [{k: v for k, v in f.items() if k != "_order"} for f in self.new_facts]
+        facts = [{k: v for k, v in f.items() if k in _FACT_COLUMNS} for f in self.new_facts]
         for fact in facts:  # facts added before a re-establishment in this batch follow it
             fact["pin"] = self._resolve(fact["pin"])
         for fact in facts:
             if fact["event_id"] in self.switched_off:
                 fact["active"] = False
-        if facts:
-            conn.execute(insert(field_facts), facts)
-        new_rows: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        for citizen in self.citizens.values():
-            if citizen is None or not citizen.dirty or citizen.deleted:
-                continue
-            row = {
-                "pin": citizen.pin,
-                "version": citizen.version,
-                "record": citizen.record,
-                "field_times": citizen.times,
-                "deceased": citizen.deceased,
-                "updated_at": self.now,
-            }
-            (updates if citizen.exists else new_rows).append(row)
-        if new_rows:
-            conn.execute(insert(citizens), new_rows)
-        for row in updates:
-            conn.execute(update(citizens).where(citizens.c.pin == row["pin"]).values(**row))
+        append_rows(conn, field_facts, facts)
+        _upsert_citizens(
+            conn,
+            [
+                {
+                    "pin": citizen.pin,
+                    "version": citizen.version,
+                    "record": citizen.record,
+                    "field_times": citizen.times,
+                    "deceased": citizen.deceased,
+                    "updated_at": self.now,
+                }
+                for citizen in self.citizens.values()
+                if citizen is not None and citizen.dirty and not citizen.deleted
+            ],
+        )
         if self.rekeys:
             conn.execute(
                 insert(pin_links),
@@ -605,10 +774,8 @@ class _Batch:
                     for old, new in self.rekeys
                 ],
             )
-        if self.applied_rows:
-            conn.execute(insert(applied_events), self.applied_rows)
-        if self.lineage_rows:
-            conn.execute(insert(lineage), self.lineage_rows)
+        append_rows(conn, applied_events, self.applied_rows)
+        append_rows(conn, lineage, self.lineage_rows)
         if self.unparked:
             conn.execute(parked_events.delete().where(parked_events.c.event_id.in_(self.unparked)))
         if self.parked:
@@ -617,7 +784,7 @@ class _Batch:
                 [
                     {
                         "event_id": str(i.event.event_id),
-                        "pin": i.event.subject_pin or "",
+                        "pin": _park_key(i.event),
                         "domain": _domain_of(i.event),
                         "event": i.event.model_dump_json(),
                         "parked_at": self.now,
@@ -627,6 +794,79 @@ class _Batch:
             )
         if self.changes:
             self.applier.outbox.write(conn, self.changes)
+
+
+def append_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows (all with the same keys): one COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    as_json = [isinstance(table.c[name].type, JSON) for name in names]
+    with (
+        _driver(conn).cursor() as cursor,
+        cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy,
+    ):
+        for row in rows:  # a JSON None is JSON null, as SQLAlchemy's JSON type stores it
+            copy.write_row(
+                [
+                    json.dumps(row[name]) if is_json else row[name]
+                    for name, is_json in zip(names, as_json, strict=True)
+                ]
+            )
+
+
+_CITIZENS_STAGE = citizens.to_metadata(MetaData(), name="citizens_stage")
+_STAGE_CITIZENS = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS citizens_stage "
+    "(LIKE citizens INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+_UPSERT_CITIZENS = (
+    "INSERT INTO citizens SELECT * FROM citizens_stage "
+    "ON CONFLICT (pin) DO UPDATE SET version = excluded.version, record = excluded.record, "
+    "field_times = excluded.field_times, deceased = excluded.deceased, "
+    "updated_at = excluded.updated_at"
+)
+
+
+def _upsert_citizens(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write the citizens a batch changed, new or not, in one statement."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":  # COPY into a session-local stage, then one upsert
+        with _driver(conn).cursor() as cursor:
+            cursor.execute(_STAGE_CITIZENS)
+            append_rows(conn, _CITIZENS_STAGE, rows)
+            cursor.execute(_UPSERT_CITIZENS)
+        return
+    if conn.dialect.name == "sqlite":
+        upsert = sqlite_insert(citizens)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[citizens.c.pin],
+                set_={name: upsert.excluded[name] for name in rows[0] if name != "pin"},
+            ),
+            rows,
+        )
+        return
+    for row in rows:  # any other database: one statement per citizen
+        found = conn.execute(update(citizens).where(citizens.c.pin == row["pin"]).values(**row))
+        if not found.rowcount:
+            conn.execute(insert(citizens), row)
+
+
+def _driver(conn: Connection) -> Any:
+    """The DB-API (psycopg) connection under `conn`, inside the same transaction."""
+    return conn.connection.driver_connection
+
+
+def _park_key(event: Event) -> str:
+    """The PIN a parked event waits for: a re-establishment waits for its OLD PIN's citizen."""
+    if event.event_type == "PinReestablished":
+        return str(event.payload.old_pin)
+    return event.subject_pin or ""
 
 
 def _fact_order(fact: dict[str, Any]) -> tuple[datetime, int]:

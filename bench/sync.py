@@ -1,0 +1,383 @@
+"""bench/sync: sustained population-sync throughput into PostgreSQL, beside raw COPY.
+
+    .venv/bin/python -m bench.sync [--events N] [--batch-size B] [--database-url URL]
+                                   [--results DIR]
+
+Needs Kafka, the registry and PostgreSQL (`databus stack up --all`; endpoints from
+DATABUS_BOOTSTRAP_SERVERS / DATABUS_REGISTRY_URL or the stack's state file; the PostgreSQL
+server from `--database-url` or the stack's state). In one run:
+
+1. generates a population large enough for N events (`producers.generator`) and takes the
+   first N events in recorded-time order;
+2. publishes them all through the SDK (one Publisher per source) onto fresh topics, timed on
+   its own;
+3. starts the faust worker (`databus run population-sync`, its own process) on a fresh
+   database and measures from its first applied event to its last, polling the count of
+   `applied_events`: ours, in events/s;
+4. baseline: raw COPY of N citizen rows (pin, version, record JSON, field_times JSON,
+   deceased, updated_at, taken from the citizens the worker wrote) into an identical, empty
+   `citizens` table of another fresh database, with psycopg's `cursor.copy`: rows/s.
+
+Prints both rates, their ratio and the target (DESIGN.md §10: ≥ 5,000 events/s); writes
+`sync.json`. The databases, the topics and the generated files are removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from confluent_kafka.admin import AdminClient
+from sqlalchemy import Engine, create_engine, func, select, text
+
+from bench.common import RESULTS, machine, write_result
+from databus.contracts import bindings
+from databus.kafka_admin import apply_topics
+from databus.population.schema import applied_events, citizens, create_population_schema
+from databus.schema_admin import RegistryAdmin, register_all
+from databus.settings import Settings
+from databus.stack.state import StackState
+from databus.topology.loader import load_topology
+from databus.topology.model import Topology
+from databus.topology.topics import Topics
+from producers.generator import GeneratorConfig, generate
+from producers.sdk import Publisher
+from schemas.avro_files import AVRO_DIR
+
+TARGET = 5_000
+EVENTS_PER_CITIZEN = 7.0
+"""A little under what the generator gives (about 7.4 events per citizen from 2024)."""
+SEED = 2026
+STALL_SECONDS = 120.0
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class SyncRun:
+    """What the worker did: events applied, and the measured window."""
+
+    applied: int
+    first_count: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return (self.applied - self.first_count) / self.seconds if self.seconds else 0.0
+
+
+# ---------------------------------------------------------------------- databases
+
+
+def _server_url(given: str | None, settings: Settings) -> str:
+    if given:
+        return given
+    state = StackState.load(settings.stack_dir)
+    url = state.database_url("postgres") if state else None
+    if not url:
+        raise SystemExit(
+            "no PostgreSQL: pass --database-url or start it with `databus stack up --all`"
+        )
+    return url
+
+
+@contextmanager
+def _fresh_database(server_url: str, name: str) -> Iterator[str]:
+    """A new database on the server of `server_url`; dropped on exit."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# ---------------------------------------------------------------------- events
+
+
+def _events(topology: Topology, count: int, workdir: Path) -> tuple[list[dict[str, Any]], int]:
+    """The first `count` events (recorded-time order) of a large enough population."""
+    citizens_needed = max(50, math.ceil(count / EVENTS_PER_CITIZEN))
+    while True:
+        out = workdir / f"population-{citizens_needed}"
+        report = generate(
+            GeneratorConfig(
+                citizens=citizens_needed,
+                out_dir=out,
+                seed=SEED,
+                start=date(2024, 1, 1),
+                end=date(2026, 11, 20),
+            ),
+            topology,
+        )
+        if report.events >= count:
+            break
+        citizens_needed = math.ceil(citizens_needed * count / report.events * 1.05)
+    events: list[dict[str, Any]] = []
+    with (out / "events.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            events.append(json.loads(line))
+            if len(events) == count:
+                break
+    return events, citizens_needed
+
+
+def _publish(settings: Settings, topology: Topology, events: list[dict[str, Any]]) -> float:
+    """Publish through one SDK Publisher per source; seconds until all are acknowledged."""
+    publishers = {
+        name: Publisher.for_source(name, settings=settings, heartbeats=False)
+        for name in topology.sources
+    }
+    started = time.perf_counter()
+    try:
+        for event in events:
+            publishers[topology.source_of_event_type(event["event_type"])].publish(event)
+        for publisher in publishers.values():
+            report = publisher.flush(120)
+            if not report.complete:
+                raise SystemExit(f"publish: {len(report.pending)} pending, {len(report.failed)}")
+        return time.perf_counter() - started
+    finally:
+        for publisher in publishers.values():
+            publisher.close(10)
+
+
+# ---------------------------------------------------------------------- the worker
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    endpoints = settings.endpoints
+    return {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "DATABUS_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
+        "DATABUS_REGISTRY_URL": endpoints.registry_url,
+        "DATABUS_TOPIC_PREFIX": settings.topic_prefix,
+        "DATABUS_TOPOLOGY": str(settings.topology.resolve()),
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its reaped children (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(applied_events)).scalar() or 0)
+
+
+def _run_worker(
+    settings: Settings, url: str, expected: int, batch_size: int, workdir: Path
+) -> SyncRun:
+    """Start the worker on pre-published events; time its first to its last applied event."""
+    engine = create_engine(url)
+    create_population_schema(engine)
+    log = workdir / "worker.log"
+    command = [
+        sys.executable,
+        "-m",
+        "databus.cli",
+        "run",
+        "population-sync",
+        "--database-url",
+        url,
+        "--group",
+        f"{settings.topic_prefix}population-sync",
+        "--batch-size",
+        str(batch_size),
+    ]
+    with log.open("ab") as handle:
+        worker = subprocess.Popen(
+            command,
+            cwd=workdir,  # faust keeps its data directory in the working directory
+            env=_worker_env(settings),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        first_count, first_at, cpu_at_first = 0, 0.0, 0.0
+        last, last_change = 0, time.monotonic()
+        while True:
+            count = _count(engine)
+            now = time.monotonic()
+            if count and not first_count:
+                first_count, first_at, cpu_at_first = count, now, _cpu_seconds(worker.pid)
+            if count != last:
+                last, last_change = count, now
+            if count >= expected:
+                cpu = _cpu_seconds(worker.pid) - cpu_at_first
+                return SyncRun(count, first_count, now - first_at, cpu)
+            if worker.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise SystemExit(f"the worker exited ({worker.returncode}):\n{tail}")
+            if now - last_change > STALL_SECONDS:
+                raise SystemExit(f"the worker stalled at {count} of {expected} events")
+            time.sleep(0.1)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(10)
+        engine.dispose()
+
+
+# ---------------------------------------------------------------------- the baseline
+
+
+def _copy_rows(url: str, count: int) -> list[tuple[Any, ...]]:
+    """`count` citizen rows for COPY: the worker's citizens, repeated under new PINs."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        sample = conn.execute(
+            select(
+                citizens.c.version, citizens.c.record, citizens.c.field_times, citizens.c.deceased
+            )
+        ).all()
+    engine.dispose()
+    now = datetime.now(UTC)
+    rows: list[tuple[Any, ...]] = []
+    for i in range(count):
+        version, record, times, deceased = sample[i % len(sample)]
+        rows.append((f"{i:012d}", version, json.dumps(record), json.dumps(times), deceased, now))
+    return rows
+
+
+def _copy_rate(url: str, rows: list[tuple[Any, ...]]) -> float:
+    """Raw COPY of `rows` into an empty `citizens` table (the NPD's DDL), rows/s."""
+    engine = create_engine(url)
+    create_population_schema(engine)
+    engine.dispose()
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        started = time.perf_counter()
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(
+                "COPY citizens (pin, version, record, field_times, deceased, updated_at) FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        return len(rows) / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------------- main
+
+
+def _delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.delete_topics(names).values():
+        try:
+            future.result(timeout=30)
+        except Exception as exc:  # cleanup only
+            print(f"  (could not delete a bench topic: {type(exc).__name__})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--batch-size", type=int, default=500, help="worker events per batch")
+    parser.add_argument("--database-url", help="PostgreSQL server (default: the local stack's)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write sync.json")
+    args = parser.parse_args()
+    run_id = uuid.uuid4().hex[:8]
+    settings = Settings(topic_prefix=f"bench.sync.{run_id}.")
+    server = _server_url(args.database_url, settings)
+    endpoints = settings.endpoints
+    topology = load_topology(settings.topology)
+    topics = Topics.from_settings(settings, topology)
+    print(f"bench/sync on {machine()}, {args.events:,} events, worker batch {args.batch_size}")
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        workdir = Path(tmp)
+        started = time.perf_counter()
+        events, population = _events(topology, args.events, workdir)
+        distinct = len({e["event_id"] for e in events})
+        print(
+            f"  generated {population:,} citizens, took their first {len(events):,} events "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        names = [spec.name for spec in topics.specs()]
+        apply_topics(endpoints.bootstrap_servers, topics.specs())
+        try:
+            register_all(RegistryAdmin(endpoints.registry_url), bindings(topics), AVRO_DIR)
+            publish_seconds = _publish(settings, topology, events)
+            print(
+                f"  published in {publish_seconds:.1f} s "
+                f"({len(events) / publish_seconds:,.0f} events/s through the SDK)"
+            )
+            del events
+            with (
+                _fresh_database(server, f"bench_sync_{run_id}") as sync_url,
+                _fresh_database(server, f"bench_copy_{run_id}") as copy_url,
+            ):
+                run = _run_worker(settings, sync_url, distinct, args.batch_size, workdir)
+                rows = _copy_rows(sync_url, distinct)
+                copy = _copy_rate(copy_url, rows)
+        finally:
+            _delete_topics(endpoints.bootstrap_servers, names)
+
+    ours = run.rate
+    print(
+        f"  {ours:>10,.0f} events/s  ours: faust worker, decode + apply + outbox, one "
+        f"transaction per batch ({run.applied - run.first_count:,} events in {run.seconds:.1f} s,"
+        f" worker CPU {run.cpu_seconds / run.seconds:.0%} of one core)"
+    )
+    print(f"  {copy:>10,.0f} rows/s    baseline: raw COPY of citizen rows into `citizens`")
+    print(f"  ratio ours / COPY = {ours / copy:.3f}")
+    print(
+        f"  target >= {TARGET:,} events/s sustained: {'met' if ours >= TARGET else 'NOT met'} "
+        f"({ours:,.0f})"
+    )
+    command = f"python -m bench.sync --events {args.events} --batch-size {args.batch_size}"
+    path = write_result(
+        "sync",
+        "population-sync events/s into PostgreSQL (faust worker, pre-published events)",
+        ours,
+        copy,
+        unit="events/s",
+        command=command,
+        results_dir=args.results,
+        events=distinct,
+        citizens=population,
+        batch_size=args.batch_size,
+        target=TARGET,
+        baseline_what="raw COPY rows/s of citizen rows into an empty citizens table",
+        publish_seconds=round(publish_seconds, 1),
+        publish_events_per_second=round(distinct / publish_seconds, 1),
+        sync_seconds=round(run.seconds, 1),
+        worker_cpu_share=round(run.cpu_seconds / run.seconds, 2),
+    )
+    print(f"  wrote {path}")
+    print(f"  command: {command}")
+
+
+if __name__ == "__main__":
+    main()
