@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 
 from bench.common import RESULTS, machine, write_result
 from databus.contracts import bindings
+from databus.dead_letter import H_REASON
 from databus.kafka_admin import apply_topics
 from databus.population.schema import (
     applied_events,
@@ -57,6 +59,7 @@ from databus.population.schema import (
 from databus.schema_admin import RegistryAdmin, register_all
 from databus.settings import Settings
 from databus.stack.state import StackState
+from databus.topic_reader import header, read_all
 from databus.topology.loader import load_topology
 from databus.topology.model import Topology
 from databus.topology.topics import Topics
@@ -69,6 +72,8 @@ EVENTS_PER_CITIZEN = 7.0
 """A little under what the generator gives (about 7.4 events per citizen from 2024)."""
 SEED = 2026
 STALL_SECONDS = 120.0
+QUIET_SECONDS = 10.0
+"""No progress for this long: count the dead letters (refused events are not in the table)."""
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -82,6 +87,7 @@ class SyncRun:
     cpu_seconds: float
     peak_parked: int
     left_parked: int
+    dead_letters: dict[str, int]
 
     @property
     def rate(self) -> float:
@@ -191,6 +197,15 @@ def _cpu_seconds(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def _dead_letters(settings: Settings) -> dict[str, int]:
+    """Dead letters of this run by reason."""
+    topic = Topics.from_settings(settings).dead_letter
+    found = Counter(
+        header(m, H_REASON) for m in read_all(settings.endpoints.bootstrap_servers, topic)
+    )
+    return dict(found)
+
+
 def _counts(engine: Engine) -> tuple[int, int]:
     """(applied, parked) events so far."""
     with engine.connect() as conn:
@@ -242,14 +257,20 @@ def _run_worker(
                 first_count, first_at, cpu_at_first = count, now, _cpu_seconds(worker.pid)
             if count != last:
                 last, last_change = count, now
-            if count >= expected:
+            quiet = now - last_change
+            dead = _dead_letters(settings) if count < expected and quiet > QUIET_SECONDS else {}
+            if count + sum(dead.values()) >= expected:  # done; the end is its last change
                 cpu = _cpu_seconds(worker.pid) - cpu_at_first
-                return SyncRun(count, first_count, now - first_at, cpu, peak, parked)
+                end = now if count >= expected else last_change
+                return SyncRun(count, first_count, end - first_at, cpu, peak, parked, dead)
             if worker.poll() is not None:
                 tail = log.read_text(errors="replace")[-3000:]
                 raise SystemExit(f"the worker exited ({worker.returncode}):\n{tail}")
-            if now - last_change > STALL_SECONDS:
-                raise SystemExit(f"the worker stalled at {count} of {expected} events")
+            if quiet > STALL_SECONDS:
+                raise SystemExit(
+                    f"the worker stalled at {count} of {expected} events "
+                    f"(dead letters: {dict(dead) or 'none'})"
+                )
             time.sleep(0.1)
     finally:
         if worker.poll() is None:
@@ -365,6 +386,8 @@ def main() -> None:
         f" worker CPU {run.cpu_seconds / run.seconds:.0%} of one core; up to {run.peak_parked:,}"
         f" events parked at once, {run.left_parked} left waiting for a birth past the cut)"
     )
+    if run.dead_letters:
+        print(f"  dead letters: {run.dead_letters}")
     print(f"  {copy:>10,.0f} rows/s    baseline: raw COPY of citizen rows into `citizens`")
     print(f"  ratio ours / COPY = {ours / copy:.3f}")
     print(
@@ -391,6 +414,7 @@ def main() -> None:
         worker_cpu_share=round(run.cpu_seconds / run.seconds, 2),
         peak_parked=run.peak_parked,
         left_parked=run.left_parked,
+        dead_letters=run.dead_letters,
     )
     print(f"  wrote {path}")
     print(f"  command: {command}")

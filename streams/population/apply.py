@@ -136,6 +136,7 @@ class _Batch:
         self.citizens: dict[str, _Citizen | None] = {}
         self.links: dict[str, str] = {}
         self.new_facts: list[dict[str, Any]] = []
+        self.field_changes: dict[str, list[FieldChange]] = {}
         self.facts_by_pin: dict[str, list[dict[str, Any]]] = {}
         self.facts_by_event: dict[str, list[dict[str, Any]]] = {}
         self.switched_off: set[str] = set()
@@ -179,6 +180,14 @@ class _Batch:
         self._write(outcomes)
         return outcomes
 
+    def _changes_of(self, event: Event) -> list[FieldChange]:
+        """`field_changes(event)`, computed once per event and batch."""
+        key = str(event.event_id)
+        found = self.field_changes.get(key)
+        if found is None:
+            found = self.field_changes[key] = field_changes(event)
+        return found
+
     def _preload_targets(self, batch: Sequence[Incoming]) -> None:
         """What corrections and annulments need of the events they target, in two queries."""
         targets = {
@@ -204,7 +213,7 @@ class _Batch:
 
     def _preload(self, batch: Sequence[Incoming]) -> None:
         pins: set[str] = {i.event.subject_pin for i in batch if i.event.subject_pin}
-        for change in (c for i in batch for c in field_changes(i.event)):
+        for change in (c for i in batch for c in self._changes_of(i.event)):
             pins.add(change.pin)
         pins |= {
             str(i.event.payload.old_pin) for i in batch if i.event.event_type == "PinReestablished"
@@ -227,7 +236,7 @@ class _Batch:
         self._preload_parked(creating)
 
     def _preload_early_facts(self, pins: set[str]) -> None:
-        """Facts events gave these PINs before they were citizens' (a child's birth, say)."""
+        """Facts other events gave these PINs before they were citizens (a child names a parent)."""
         wanted = {p for p in pins if p} - self.early_loaded
         if not wanted:
             return
@@ -354,7 +363,7 @@ class _Batch:
 
     def _apply(self, incoming: Incoming) -> Outcome:
         event = incoming.event
-        changes = field_changes(event)
+        changes = self._changes_of(event)
         granted = self.applier._authority.get(event.source, frozenset())
         refused_fields = sorted({c.field for c in changes} - granted)
         if refused_fields:
@@ -380,7 +389,9 @@ class _Batch:
             return self._apply_created(incoming, changes)
         # CORRECTED or ANNULLED: the facts of the target event stop counting.
         target = str(event.corrects_event_id)
-        if target in self.switched_off or not self._was_applied(target):
+        # A target already corrected (earlier in this batch or before) still counts as applied:
+        # the outcome must not depend on where the batch boundaries fall.
+        if not self._was_applied(target):
             raise _RefusedError(
                 "correction_target_missing", "the corrected or annulled event was never applied"
             )

@@ -696,3 +696,29 @@ def test_an_annulment_in_the_batch_of_a_reestablishment_falls_back_to_older_fact
     rules.run(engine, applier, moved, second, annul)
     card = rules.row(engine, MOTHER_NEW).record["identity_card"]
     assert card is not None and card["issued_on"] == first.payload.card.issued_on.isoformat()
+
+
+@pytest.mark.parametrize("same_batch", [False, True])
+def test_annulling_a_corrected_event_does_not_depend_on_the_batches(
+    engine: Engine, same_batch: bool
+) -> None:
+    """A big batch after a backlog can hold an event's correction and its annulment."""
+    applier = PopulationApplier(rules.topology(), CollectingOutbox())
+    at = rules.T0 + timedelta(days=1)
+    first = rules.residence(CHILD, at, "Wrong street")
+    fix = rules.residence(
+        CHILD, at, "Right street", change_type="CORRECTED", corrects_event_id=str(first.event_id)
+    )
+    annul = rules.residence(
+        CHILD, at, "Right street", change_type="ANNULLED", corrects_event_id=str(first.event_id)
+    )
+    rules.run(engine, applier, rules.birth(CHILD), first)
+    outcomes = (
+        rules.run(engine, applier, fix, annul)
+        if same_batch
+        else rules.run(engine, applier, fix) + rules.run(engine, applier, annul)
+    )
+    assert [o.status for o in outcomes] == ["applied", "applied"]
+    citizen = rules.row(engine, CHILD)
+    assert citizen.record["permanent_residence"]["street"] == "Right street"
+    assert citizen.version == 3
