@@ -12,8 +12,10 @@ server from `--database-url` or the stack's state). In one run:
 2. publishes them all through the SDK (one Publisher per source) onto fresh topics, timed on
    its own;
 3. starts the faust worker (`databus run population-sync`, its own process) on a fresh
-   database and measures from its first applied event to its last, polling the count of
-   `applied_events`: ours, in events/s;
+   database, waits until its consumer group has committed every source partition to the end
+   (read from Kafka once a second, so that the measurement puts no load on the database), then
+   takes the rate from the batches' `applied_at` stamps: events applied between the start of
+   the first batch and the start of the last one, over that time: ours, in events/s;
 4. baseline: raw COPY of N citizen rows (pin, version, record JSON, field_times JSON,
    deceased, updated_at, taken from the citizens the worker wrote) into an identical, empty
    `citizens` table of another fresh database, with psycopg's `cursor.copy`: rows/s.
@@ -47,6 +49,7 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from bench.common import RESULTS, machine, write_result
+from databus.consumer_lag import group_lag
 from databus.contracts import bindings
 from databus.dead_letter import H_REASON
 from databus.kafka_admin import apply_topics
@@ -79,19 +82,24 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass
 class SyncRun:
-    """What the worker did: events done (applied or parked), and the measured window."""
+    """What the worker did, from the population database once it had consumed everything."""
 
     applied: int
-    first_count: int
+    """Events applied (each has an `applied_events` row stamped with its batch's start)."""
+    last_batch: int
+    """Events applied by the last batch (its end is not stamped: left out of the rate)."""
     seconds: float
+    """From the start of the first batch to the start of the last one."""
     cpu_seconds: float
+    """Worker CPU from its first commit to the end."""
+    wall_seconds: float
     peak_parked: int
     left_parked: int
     dead_letters: dict[str, int]
 
     @property
     def rate(self) -> float:
-        return (self.applied - self.first_count) / self.seconds if self.seconds else 0.0
+        return (self.applied - self.last_batch) / self.seconds if self.seconds else 0.0
 
 
 # ---------------------------------------------------------------------- databases
@@ -206,25 +214,50 @@ def _dead_letters(settings: Settings) -> dict[str, int]:
     return dict(found)
 
 
-def _counts(engine: Engine) -> tuple[int, int]:
-    """(applied, parked) events so far."""
+def _parked(engine: Engine) -> int:
     with engine.connect() as conn:
-        applied = conn.execute(select(func.count()).select_from(applied_events)).scalar()
-        parked = conn.execute(select(func.count()).select_from(parked_events)).scalar()
-    return int(applied or 0), int(parked or 0)
+        return int(conn.execute(select(func.count()).select_from(parked_events)).scalar() or 0)
 
 
-def _run_worker(
-    settings: Settings, url: str, expected: int, batch_size: int, workdir: Path
-) -> SyncRun:
-    """Start the worker on pre-published events; time its first to its last applied event.
+def _applied_window(engine: Engine) -> tuple[int, int, float]:
+    """(events applied, events of the last batch, seconds from the first batch's start to the
+    last one's), from the `applied_at` stamps."""
+    with engine.connect() as conn:
+        window: tuple[int, datetime | None, datetime | None] = (
+            conn.execute(
+                select(
+                    func.count(),
+                    func.min(applied_events.c.applied_at),
+                    func.max(applied_events.c.applied_at),
+                )
+            )
+            .one()
+            ._tuple()
+        )
+        count, first, last = window
+        in_last = conn.execute(
+            select(func.count()).where(applied_events.c.applied_at == last)
+        ).scalar()
+    seconds = (last - first).total_seconds() if first and last else 0.0
+    return int(count), int(in_last or 0), seconds
 
-    An event is done once applied or parked (waiting for a birth): the first N events of a
-    population can hold a few whose birth is recorded after the N-th, which stay parked.
+
+def _run_worker(settings: Settings, url: str, batch_size: int, workdir: Path) -> SyncRun:
+    """Start the worker on pre-published events and wait until its group has committed every
+    source partition to its end (Kafka's own view, read once a second; nothing polls the
+    population database meanwhile but the small parked-events table). The rate comes from the
+    batches' `applied_at` stamps afterwards.
+
+    The first N events of a population can hold a few whose birth is recorded after the N-th:
+    they stay parked (counted apart), as do the dead letters.
     """
     engine = create_engine(url)
     create_population_schema(engine)
     log = workdir / "worker.log"
+    group = f"{settings.topic_prefix}population-sync"
+    topology = load_topology(settings.topology)
+    topics = Topics.from_settings(settings, topology)
+    sources = [topics.source_topic(name) for name in topology.sources]
     command = [
         sys.executable,
         "-m",
@@ -234,7 +267,7 @@ def _run_worker(
         "--database-url",
         url,
         "--group",
-        f"{settings.topic_prefix}population-sync",
+        group,
         "--batch-size",
         str(batch_size),
     ]
@@ -248,30 +281,39 @@ def _run_worker(
             start_new_session=True,
         )
     try:
-        first_count, first_at, cpu_at_first = 0, 0.0, 0.0
-        last, last_change, peak = 0, time.monotonic(), 0
+        started, cpu_at_first, peak = 0.0, 0.0, 0
+        last_committed, last_change = -1, time.monotonic()
         while True:
-            applied, parked = _counts(engine)
-            count, peak, now = applied + parked, max(peak, parked), time.monotonic()
-            if count and not first_count:
-                first_count, first_at, cpu_at_first = count, now, _cpu_seconds(worker.pid)
-            if count != last:
-                last, last_change = count, now
-            quiet = now - last_change
-            dead = _dead_letters(settings) if count < expected and quiet > QUIET_SECONDS else {}
-            if count + sum(dead.values()) >= expected:  # done; the end is its last change
+            time.sleep(1.0)
+            lag = group_lag(settings.endpoints.bootstrap_servers, group, sources)
+            committed = sum(p.committed for p in lag)
+            now = time.monotonic()
+            peak = max(peak, _parked(engine))
+            if committed and not started:
+                started, cpu_at_first = now, _cpu_seconds(worker.pid)
+            if committed != last_committed:
+                last_committed, last_change = committed, now
+            if all(p.lag == 0 for p in lag):
                 cpu = _cpu_seconds(worker.pid) - cpu_at_first
-                end = now if count >= expected else last_change
-                return SyncRun(count, first_count, end - first_at, cpu, peak, parked, dead)
+                applied, in_last, seconds = _applied_window(engine)
+                return SyncRun(
+                    applied,
+                    in_last,
+                    seconds,
+                    cpu,
+                    now - started,
+                    peak,
+                    _parked(engine),
+                    _dead_letters(settings),
+                )
             if worker.poll() is not None:
                 tail = log.read_text(errors="replace")[-3000:]
                 raise SystemExit(f"the worker exited ({worker.returncode}):\n{tail}")
-            if quiet > STALL_SECONDS:
+            if now - last_change > STALL_SECONDS:
                 raise SystemExit(
-                    f"the worker stalled at {count} of {expected} events "
-                    f"(dead letters: {dict(dead) or 'none'})"
+                    f"the worker stalled: lag {sum(p.lag for p in lag)} after {committed} "
+                    "committed offsets"
                 )
-            time.sleep(0.1)
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGTERM)
@@ -373,18 +415,20 @@ def main() -> None:
                 _fresh_database(server, f"bench_sync_{run_id}") as sync_url,
                 _fresh_database(server, f"bench_copy_{run_id}") as copy_url,
             ):
-                run = _run_worker(settings, sync_url, distinct, args.batch_size, workdir)
+                run = _run_worker(settings, sync_url, args.batch_size, workdir)
                 rows = _copy_rows(sync_url, distinct)
                 copy = _copy_rate(copy_url, rows)
         finally:
             _delete_topics(endpoints.bootstrap_servers, names)
 
     ours = run.rate
+    share = run.cpu_seconds / run.wall_seconds if run.wall_seconds else 0.0
     print(
         f"  {ours:>10,.0f} events/s  ours: faust worker, decode + apply + outbox, one "
-        f"transaction per batch ({run.applied - run.first_count:,} events in {run.seconds:.1f} s,"
-        f" worker CPU {run.cpu_seconds / run.seconds:.0%} of one core; up to {run.peak_parked:,}"
-        f" events parked at once, {run.left_parked} left waiting for a birth past the cut)"
+        f"transaction per batch ({run.applied - run.last_batch:,} events applied between the "
+        f"first and the last batch, {run.seconds:.1f} s; worker CPU {share:.0%} of one core; up "
+        f"to {run.peak_parked:,} events parked at once, {run.left_parked} left waiting for a "
+        "birth past the cut)"
     )
     if run.dead_letters:
         print(f"  dead letters: {run.dead_letters}")
@@ -410,8 +454,9 @@ def main() -> None:
         baseline_what="raw COPY rows/s of citizen rows into an empty citizens table",
         publish_seconds=round(publish_seconds, 1),
         publish_events_per_second=round(distinct / publish_seconds, 1),
+        applied=run.applied,
         sync_seconds=round(run.seconds, 1),
-        worker_cpu_share=round(run.cpu_seconds / run.seconds, 2),
+        worker_cpu_share=round(share, 2),
         peak_parked=run.peak_parked,
         left_parked=run.left_parked,
         dead_letters=run.dead_letters,

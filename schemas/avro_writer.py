@@ -4,6 +4,10 @@ For each schema we generate (once) a Python function that reads the model's attr
 appends Avro binary to a bytearray, with no intermediate dict and no per-call schema walk.
 The output is byte-for-byte what fastavro writes for `schemas.codec.to_datum(model)`; a property
 test holds the two together. Supports exactly the Avro subset `schemas.avro_gen` emits.
+
+`compile_json_writer` makes the same writer for a record's JSON form (`model.model_dump(
+mode="json")`, absent keys taking the schema's defaults), so that data kept as JSON (the
+population database's citizen records) is encoded without building the model again.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ _ONE_MICRO = timedelta(microseconds=1)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _SMALL = [bytes([(n << 1) ^ (n >> 63) & 0xFF]) for n in range(64)]
 _pack_double = struct.Struct("<d").pack
+_NO_DEFAULT = object()
 
 
 def zigzag(n: int) -> bytes:
@@ -39,10 +44,20 @@ def _micros(value: datetime) -> int:
     return (value - _EPOCH) // _ONE_MICRO
 
 
+def _json_micros(value: str) -> int:
+    return _micros(datetime.fromisoformat(value))
+
+
+def _json_days(value: str) -> int:
+    return date.fromisoformat(value).toordinal() - _EPOCH_ORDINAL
+
+
 class _Compiler:
     """Generates the source of one writer function per named record of a schema."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, json_form: bool = False) -> None:
+        self.json_form = json_form
+        """Read JSON-form dicts (keys, ISO dates and times) instead of model attributes."""
         self.named: dict[str, Any] = {}
         self.functions: dict[str, list[str]] = {}
         self.constants: dict[str, Any] = {}
@@ -65,12 +80,24 @@ class _Compiler:
         self.functions[func] = []  # reserve before recursing (recursive references)
         body = [f"def {func}(o, out):"]
         for field in schema["fields"]:
-            body.append(f"    v = o.{field['name']}")
+            body.append(f"    v = {self.read(field)}")
             body.extend(self.emit(field["type"], "v", ns, "    "))
         if len(body) == 1:
             body.append("    pass")
         self.functions[func] = body
         return func
+
+    def read(self, field: dict[str, Any]) -> str:
+        """The expression that reads one field of the record `o`."""
+        name = field["name"]
+        if not self.json_form:
+            return f"o.{name}"
+        default = field.get("default", _NO_DEFAULT)
+        if default is _NO_DEFAULT:
+            return f"o[{name!r}]"
+        if isinstance(default, list | dict):  # a fresh copy is never needed: only read
+            return f"o.get({name!r}) or {self.const(default)}"
+        return f"o.get({name!r}, {default!r})"
 
     def emit(self, avro_type: Any, var: str, ns: str, ind: str) -> list[str]:
         if isinstance(avro_type, list):
@@ -83,8 +110,11 @@ class _Compiler:
         kind = avro_type["type"]
         logical = avro_type.get("logicalType")
         if logical == "timestamp-micros":
-            return [f"{ind}out += zigzag(_micros({var}))"]
+            micros = "_json_micros" if self.json_form else "_micros"
+            return [f"{ind}out += zigzag({micros}({var}))"]
         if logical == "date":
+            if self.json_form:
+                return [f"{ind}out += zigzag(_json_days({var}))"]
             return [f"{ind}out += zigzag({var}.toordinal() - {_EPOCH_ORDINAL})"]
         if logical == "uuid":
             return [f"{ind}out += b'\\x48'", f"{ind}out += str({var}).encode()"]
@@ -122,6 +152,8 @@ class _Compiler:
         if kind == "string":
             return [f"{ind}b_ = {var}.encode()", f"{ind}out += zigzag(len(b_))", f"{ind}out += b_"]
         if kind == "bytes":
+            if self.json_form:
+                raise TypeError("Avro bytes have no JSON form here")
             return [f"{ind}out += zigzag(len({var}))", f"{ind}out += {var}"]
         if kind in ("long", "int"):
             return [f"{ind}out += zigzag({var})"]
@@ -146,6 +178,8 @@ class _Compiler:
             ]
         if not all(isinstance(b, dict) and b.get("type") == "record" for b in branches):
             raise TypeError("only [null, T] unions and unions of records are supported")
+        if self.json_form:
+            raise TypeError("a union of records has no JSON form to tell its branch by")
         lines = [f"{ind}t_ = type({var}).__name__"]
         for index, branch in enumerate(branches):
             keyword = "if" if index == 0 else "elif"
@@ -159,16 +193,29 @@ class _Compiler:
 
 def compile_writer(schema: dict[str, Any]) -> Writer:
     """A function `(model, out: bytearray) -> None` writing the model as Avro binary."""
-    compiler = _Compiler()
+    return _compile(schema, _Compiler())
+
+
+def compile_json_writer(schema: dict[str, Any]) -> Writer:
+    """A function `(json_form, out: bytearray) -> None`: the record's JSON form (a dict as
+    `model_dump(mode="json")` gives, absent keys meaning the schema's defaults) as Avro binary,
+    the same bytes `compile_writer` writes for the model."""
+    return _compile(schema, _Compiler(json_form=True))
+
+
+def _compile(schema: dict[str, Any], compiler: _Compiler) -> Writer:
     entry = compiler.record(schema, schema.get("namespace", ""))
     source = "\n\n".join("\n".join(lines) for lines in compiler.functions.values())
     namespace: dict[str, Any] = {
         "zigzag": zigzag,
         "_micros": _micros,
+        "_json_micros": _json_micros,
+        "_json_days": _json_days,
         "_pack_double": _pack_double,
         **compiler.constants,
     }
-    exec(compile(source, f"<avro writer {schema['name']}>", "exec"), namespace)
+    kind = "avro json writer" if compiler.json_form else "avro writer"
+    exec(compile(source, f"<{kind} {schema['name']}>", "exec"), namespace)
     writer: Writer = namespace[entry]
     return writer
 

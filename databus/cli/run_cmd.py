@@ -20,11 +20,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from databus.cli.output import console, emit_json, fail
+from databus.runtime import tune_gc
 from databus.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 COMPONENTS: dict[str, str] = {
     "population-sync": "databus.cli.run_population:population_sync",
@@ -91,6 +96,33 @@ def _configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _outbox_engine(url: str, table: str) -> Engine:
+    """An engine on the database holding the outbox `table`; exits if it is not there."""
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from databus.outbox.table import check_table_name
+
+    try:
+        check_table_name(table)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        fail(f"invalid database URL ({type(exc).__name__})", 2)
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        if not inspect(engine).has_table(table):
+            fail(
+                f"no table {table!r} in {shown}: create it with the DDL in "
+                "databus/outbox/ddl/ (databus.outbox.create_outbox)"
+            )
+    except SQLAlchemyError as exc:
+        fail(f"cannot reach the database {shown} ({type(exc).__name__})")
+    return engine
+
+
 @run.command("outbox-relay")
 @click.option("--database-url", help="SQLAlchemy URL of the database holding the outbox.")
 @click.option(
@@ -148,10 +180,6 @@ def outbox_relay(
     Only one relay per outbox runs at a time (a database lease); a second one waits as a
     standby. Killing the relay at any moment loses nothing: unmarked rows are sent again.
     """
-    from sqlalchemy import create_engine, inspect
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-    from databus.outbox.table import check_table_name
     from databus.settings import EndpointsMissingError
     from producers.outbox import LeaseHeldError, OutboxRelay, RelayError
 
@@ -160,26 +188,10 @@ def outbox_relay(
     if not url:
         fail(f"no database URL: pass --database-url or set {database_url_env}", 2)
     try:
-        check_table_name(table)
-    except ValueError as exc:
-        fail(str(exc), 2)
-    try:
         endpoints = settings.endpoints
     except EndpointsMissingError as exc:
         fail(str(exc))
-    try:
-        engine = create_engine(url, pool_pre_ping=True)
-    except (ArgumentError, ImportError) as exc:
-        fail(f"invalid database URL ({type(exc).__name__})", 2)
-    shown = engine.url.render_as_string(hide_password=True)
-    try:
-        if not inspect(engine).has_table(table):
-            fail(
-                f"no table {table!r} in {shown}: create it with the DDL in "
-                "databus/outbox/ddl/ (databus.outbox.create_outbox)"
-            )
-    except SQLAlchemyError as exc:
-        fail(f"cannot reach the database {shown} ({type(exc).__name__})")
+    engine = _outbox_engine(url, table)
     if metrics_port:
         from prometheus_client import start_http_server
 
@@ -192,6 +204,7 @@ def outbox_relay(
         batch_size=batch_size,
         lease_timeout=lease_timeout,
     )
+    tune_gc()
     with stop_on_signals() as stop:
         try:
             stats = relay.run(stop, drain_once=drain)

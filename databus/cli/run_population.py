@@ -61,6 +61,7 @@ def population_sync(
     import faust
     from prometheus_client import start_http_server
 
+    from databus.runtime import tune_gc
     from streams.population.worker import PopulationSync
 
     url = database_url or os.environ.get(database_url_env)
@@ -74,4 +75,9 @@ def population_sync(
     sync = PopulationSync(settings, url, group=group)
     app = sync.build_app(batch_size=batch_size, within=within)
     worker = faust.Worker(app, loglevel=log_level.replace("warning", "warn"), quiet=True)
+    tune_gc()
+    import sys as _s
+
+    if os.environ.get("SWI"):
+        _s.setswitchinterval(float(os.environ["SWI"]))
     worker.execute_from_commandline()

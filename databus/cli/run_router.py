@@ -42,6 +42,7 @@ def router(
     import faust
     from prometheus_client import start_http_server
 
+    from databus.runtime import tune_gc
     from streams.router.worker import SectorRouter
 
     logging.basicConfig(
@@ -50,6 +51,6 @@ def router(
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1")
     app = SectorRouter(settings, group=group).build_app(batch_size=batch_size, within=within)
-    faust.Worker(
-        app, loglevel=log_level.replace("warning", "warn"), quiet=True
-    ).execute_from_commandline()
+    worker = faust.Worker(app, loglevel=log_level.replace("warning", "warn"), quiet=True)
+    tune_gc()
+    worker.execute_from_commandline()

@@ -10,6 +10,7 @@ import threading
 import click
 
 from databus.cli.output import console, fail
+from databus.runtime import tune_gc
 from databus.settings import Settings
 
 DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
@@ -44,5 +45,7 @@ def usage_recorder(
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    stats = UsageRecorder(settings, url, group=group).run(stop.is_set)
+    recorder = UsageRecorder(settings, url, group=group)
+    tune_gc()
+    stats = recorder.run(stop.is_set)
     console.print(f"usage recorder: {stats.rows} releases stored in {stats.batches} batches")

@@ -18,9 +18,24 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
-from sqlalchemy import JSON, Connection, MetaData, Table, and_, insert, select, update
+from psycopg.types.json import set_json_loads
+from pydantic_core import from_json
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    MetaData,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from databus.pgcopy import copy_rows
 from databus.population.schema import (
     applied_events,
     citizens,
@@ -36,6 +51,7 @@ from schemas.models.base import ChangeType
 from schemas.models.citizen import Citizen
 from schemas.models.downstream import PopulationChange
 from schemas.models.envelope import Event
+from schemas.models.types import TRUSTED
 from streams.population.changes import DEFAULTS, MULTI_VALUED, FieldChange, field_changes
 
 _FACT_COLUMNS = frozenset(c.name for c in field_facts.columns)
@@ -45,10 +61,45 @@ _UNPARKS = frozenset({"BirthRegistered", "PinReestablished"})
 Status = Literal["applied", "late", "duplicate", "dead_letter", "parked", "reference"]
 
 
+@dataclass(frozen=True)
+class AppliedChange:
+    """One change to one citizen: a PopulationChange with the citizen kept in JSON form.
+
+    The citizen after the change is the record as the population database stores it; the
+    outbox encodes it to Avro straight from that form, and `model()` builds the contract
+    record when one is wanted (no domain rule runs again: every value came from a validated
+    event).
+    """
+
+    pin: str
+    version: int
+    event_id: str
+    event_type: str
+    source: str
+    changed_fields: list[str]
+    occurred_at: datetime
+    applied_at: datetime
+    citizen: dict[str, Any]
+
+    def model(self) -> PopulationChange:
+        """The PopulationChange record of this change."""
+        return PopulationChange(
+            pin=self.pin,
+            version=self.version,
+            event_id=UUID(self.event_id),
+            event_type=self.event_type,
+            source=self.source,
+            changed_fields=self.changed_fields,
+            occurred_at=self.occurred_at,
+            applied_at=self.applied_at,
+            citizen=Citizen.model_validate(self.citizen, context=TRUSTED),
+        )
+
+
 class OutboxWriter(Protocol):
     """Where applied changes go, inside the same transaction (the NPD's outbox)."""
 
-    def write(self, conn: Connection, changes: Sequence[PopulationChange]) -> None: ...
+    def write(self, conn: Connection, changes: Sequence[AppliedChange]) -> None: ...
 
 
 @dataclass
@@ -71,7 +122,7 @@ class Outcome:
     status: Status
     reason: str | None = None
     message: str = ""
-    changes: list[PopulationChange] = field(default_factory=list)
+    changes: list[AppliedChange] = field(default_factory=list)
 
 
 @dataclass
@@ -132,6 +183,7 @@ class _Batch:
     def __init__(self, applier: PopulationApplier, conn: Connection) -> None:
         self.applier = applier
         self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
         self.now = applier.clock()
         self.citizens: dict[str, _Citizen | None] = {}
         self.links: dict[str, str] = {}
@@ -148,7 +200,7 @@ class _Batch:
         """correction target -> the (pin, field) of its active facts, from the table."""
         self.lineage_rows: list[dict[str, Any]] = []
         self.seen: set[str] = set()
-        self.changes: list[PopulationChange] = []
+        self.changes: list[AppliedChange] = []
         self.rekeys: list[tuple[str, str]] = []
         self.parked: list[Incoming] = []
         self.unparked: list[str] = []
@@ -159,19 +211,31 @@ class _Batch:
         self.parked_ids: set[str] = set()
         self.targets_loaded: set[str] = set()
 
+    def one_of(self, column: Any, values: Iterable[str]) -> ColumnElement[bool]:
+        """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter, so the
+        statement is compiled once however many values a batch brings."""
+        clause: ColumnElement[bool]
+        if self.postgres:
+            clause = column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        else:
+            clause = column.in_(values)
+        return clause
+
     # ------------------------------------------------------------------ batch flow
 
     def run(self, batch: Sequence[Incoming]) -> list[Outcome]:
+        if self.postgres:  # the citizens' JSON, parsed by pydantic-core's Rust parser
+            set_json_loads(from_json, _driver(self.conn))
         ids = [str(i.event.event_id) for i in batch]
         self.seen = set(
             self.conn.scalars(
-                select(applied_events.c.event_id).where(applied_events.c.event_id.in_(ids))
+                select(applied_events.c.event_id).where(self.one_of(applied_events.c.event_id, ids))
             )
         )
         # A replay (after a crash before the offsets were committed) brings parked events again.
         self.parked_ids = set(
             self.conn.scalars(
-                select(parked_events.c.event_id).where(parked_events.c.event_id.in_(ids))
+                select(parked_events.c.event_id).where(self.one_of(parked_events.c.event_id, ids))
             )
         )
         self._preload(batch)
@@ -199,13 +263,13 @@ class _Batch:
             return
         for row in self.conn.execute(
             select(applied_events.c.event_id, applied_events.c.event_type).where(
-                applied_events.c.event_id.in_(targets)
+                self.one_of(applied_events.c.event_id, targets)
             )
         ):
             self.applied_types[row.event_id] = row.event_type
         for row in self.conn.execute(
             select(field_facts.c.event_id, field_facts.c.pin, field_facts.c.field).where(
-                and_(field_facts.c.event_id.in_(targets), field_facts.c.active)
+                and_(self.one_of(field_facts.c.event_id, targets), field_facts.c.active)
             )
         ):
             self.target_facts.setdefault(row.event_id, []).append((row.pin, row.field))
@@ -221,11 +285,13 @@ class _Batch:
         if not pins:
             return
         for link in self.conn.execute(
-            select(pin_links.c.old_pin, pin_links.c.new_pin).where(pin_links.c.old_pin.in_(pins))
+            select(pin_links.c.old_pin, pin_links.c.new_pin).where(
+                self.one_of(pin_links.c.old_pin, pins)
+            )
         ):
             self.links[str(link.old_pin)] = str(link.new_pin)
         wanted = {self.links.get(p, p) for p in pins}
-        for row in self.conn.execute(select(citizens).where(citizens.c.pin.in_(wanted))):
+        for row in self.conn.execute(select(citizens).where(self.one_of(citizens.c.pin, wanted))):
             self.citizens[row.pin] = _Citizen(
                 row.pin, row.version, dict(row.record), dict(row.field_times)
             )
@@ -251,8 +317,8 @@ class _Batch:
                 field_facts.c.occurred_at,
             ).where(
                 and_(
-                    field_facts.c.pin.in_(wanted),
-                    field_facts.c.field.in_(MULTI_VALUED),
+                    self.one_of(field_facts.c.pin, wanted),
+                    self.one_of(field_facts.c.field, MULTI_VALUED),
                     field_facts.c.active,
                 )
             )
@@ -264,7 +330,7 @@ class _Batch:
             for row in self.conn.execute(
                 select(
                     applied_events.c.event_id, applied_events.c.event_type, applied_events.c.source
-                ).where(applied_events.c.event_id.in_({row.event_id for row in facts}))
+                ).where(self.one_of(applied_events.c.event_id, {row.event_id for row in facts}))
             )
         }
         for row in facts:
@@ -474,7 +540,7 @@ class _Batch:
             more_changed, more_late = self._recompute(citizen, fields, event)
             changed.setdefault(pin, set()).update(more_changed)
             late.setdefault(pin, set()).update(more_late)
-        result: list[PopulationChange] = []
+        result: list[AppliedChange] = []
         for pin in sorted(set(changed) | set(late)):
             citizen = self._get(pin)
             assert citizen is not None
@@ -617,8 +683,8 @@ class _Batch:
                 field_facts.c.occurred_at,
             ).where(
                 and_(
-                    field_facts.c.pin.in_(owners),
-                    field_facts.c.field.in_(wanted),
+                    self.one_of(field_facts.c.pin, owners),
+                    self.one_of(field_facts.c.field, wanted),
                     field_facts.c.active,
                 )
             )
@@ -689,7 +755,7 @@ class _Batch:
             }
         )
 
-    def _change(self, citizen: _Citizen, event: Event, changed: list[str]) -> PopulationChange:
+    def _change(self, citizen: _Citizen, event: Event, changed: list[str]) -> AppliedChange:
         return self._change_of(
             citizen, event.event_id, event.event_type, event.source, event.occurred_at, changed
         )
@@ -702,17 +768,17 @@ class _Batch:
         source: str,
         occurred_at: datetime,
         changed: list[str],
-    ) -> PopulationChange:
-        return PopulationChange(
-            pin=citizen.pin,
-            version=citizen.version,
-            event_id=event_id,
-            event_type=event_type,
-            source=source,
-            changed_fields=changed,
-            occurred_at=occurred_at,
-            applied_at=self.now,
-            citizen=Citizen.model_validate(citizen.record),
+    ) -> AppliedChange:
+        return AppliedChange(
+            citizen.pin,
+            citizen.version,
+            str(event_id),
+            event_type,
+            source,
+            changed,
+            occurred_at,
+            self.now,
+            dict(citizen.record),  # values are replaced, never changed in place
         )
 
     # ------------------------------------------------------------------ parking
@@ -725,7 +791,7 @@ class _Batch:
         self.parked_loaded |= wanted
         for row in self.conn.execute(
             select(parked_events)
-            .where(parked_events.c.pin.in_(wanted))
+            .where(self.one_of(parked_events.c.pin, wanted))
             .order_by(parked_events.c.parked_at)
         ):
             self.parked_rows.setdefault(row.pin, []).append(row)
@@ -752,7 +818,7 @@ class _Batch:
         if self.switched_off:
             conn.execute(
                 update(field_facts)
-                .where(field_facts.c.event_id.in_(self.switched_off))
+                .where(self.one_of(field_facts.c.event_id, self.switched_off))
                 .values(active=False)
             )
         facts = [{k: v for k, v in f.items() if k in _FACT_COLUMNS} for f in self.new_facts]
@@ -788,7 +854,9 @@ class _Batch:
         append_rows(conn, applied_events, self.applied_rows)
         append_rows(conn, lineage, self.lineage_rows)
         if self.unparked:
-            conn.execute(parked_events.delete().where(parked_events.c.event_id.in_(self.unparked)))
+            conn.execute(
+                parked_events.delete().where(self.one_of(parked_events.c.event_id, self.unparked))
+            )
         if self.parked:
             conn.execute(
                 insert(parked_events),
@@ -814,19 +882,7 @@ def append_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     if conn.dialect.name != "postgresql":
         conn.execute(insert(table), rows)
         return
-    names = list(rows[0])
-    as_json = [isinstance(table.c[name].type, JSON) for name in names]
-    with (
-        _driver(conn).cursor() as cursor,
-        cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy,
-    ):
-        for row in rows:  # a JSON None is JSON null, as SQLAlchemy's JSON type stores it
-            copy.write_row(
-                [
-                    json.dumps(row[name]) if is_json else row[name]
-                    for name, is_json in zip(names, as_json, strict=True)
-                ]
-            )
+    copy_rows(_driver(conn), table, rows)
 
 
 _CITIZENS_STAGE = citizens.to_metadata(MetaData(), name="citizens_stage")

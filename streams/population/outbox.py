@@ -4,10 +4,11 @@ The outbox relay (`databus run outbox-relay --table npd_outbox`) publishes them 
 `population.changes.v1` (every change) and the compacted `population.citizens.v1` (the citizen
 after the batch's last change, keyed by PIN).
 
-On PostgreSQL the rows go in with one COPY, and each citizen is Avro-encoded once: a
-PopulationChange ends with its `citizen` field, so its body is the encoding of the fields
-before it followed by the citizen's own body, which the citizens row reuses. Elsewhere
-(SQLite) `databus.outbox.enqueue_many` writes them.
+On PostgreSQL the rows go in with one COPY, and each citizen is Avro-encoded once, straight
+from the JSON form the population database keeps: a PopulationChange ends with its `citizen`
+field, so its body is the encoding of the fields before it followed by the citizen's own body,
+which the citizens row reuses. Elsewhere (SQLite) `databus.outbox.enqueue_many` writes the
+contract records.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from sqlalchemy import Connection
 from databus.outbox import enqueue_many, outbox_table, schema_fingerprint, schema_name_for
 from databus.topology.topics import Topics
 from schemas.avro_files import schema_dict
-from schemas.avro_writer import Writer, compile_writer
+from schemas.avro_writer import Writer, compile_json_writer, compile_writer
 from schemas.models.base import Contract
 from schemas.models.citizen import Citizen
 from schemas.models.downstream import PopulationChange
-from streams.population.apply import append_rows
+from streams.population.apply import AppliedChange, append_rows
 
 NPD_OUTBOX = "npd_outbox"
 
@@ -38,17 +39,18 @@ class PopulationOutbox:
         self.topics = topics
         self.table = table
 
-    def write(self, conn: Connection, changes: Sequence[PopulationChange]) -> None:
+    def write(self, conn: Connection, changes: Sequence[AppliedChange]) -> None:
         if conn.dialect.name == "postgresql":
             append_rows(conn, outbox_table(self.table), self.rows(changes))
             return
-        enqueue_many(conn, self.topics.population_changes, changes, _pin, table=self.table)
+        records = [change.model() for change in changes]
+        enqueue_many(conn, self.topics.population_changes, records, _pin, table=self.table)
         latest: dict[str, Citizen] = {}
-        for change in changes:
-            latest[change.pin] = change.citizen
+        for record in records:
+            latest[record.pin] = record.citizen
         enqueue_many(conn, self.topics.population_citizens, latest.values(), _pin, table=self.table)
 
-    def rows(self, changes: Sequence[PopulationChange]) -> list[dict[str, Any]]:
+    def rows(self, changes: Sequence[AppliedChange]) -> list[dict[str, Any]]:
         """Outbox rows: every change, then the latest citizen per PIN (what enqueue_many
         writes, byte for byte)."""
         change_fingerprint, citizen_fingerprint = _fingerprints()
@@ -66,7 +68,7 @@ class PopulationOutbox:
                 {
                     "topic": self.topics.population_changes,
                     "msg_key": change.pin,
-                    "event_id": str(change.event_id),
+                    "event_id": change.event_id,
                     "event_type": change.event_type,
                     "schema_fingerprint": change_fingerprint,
                     "body": bytes(body),
@@ -96,13 +98,14 @@ def _fingerprints() -> tuple[str, str]:
 
 @cache
 def _writers() -> tuple[Writer, Writer]:
-    """(the PopulationChange fields before `citizen`, the Citizen) as compiled writers."""
+    """(the PopulationChange fields before `citizen`, the Citizen in JSON form) as compiled
+    writers."""
     schema = schema_dict(schema_name_for(PopulationChange))
     *head, last = schema["fields"]
     assert last["name"] == "citizen", "PopulationChange must end with its citizen"
     return (
         compile_writer({**schema, "fields": head}),
-        compile_writer(schema_dict(schema_name_for(Citizen))),
+        compile_json_writer(schema_dict(schema_name_for(Citizen))),
     )
 
 

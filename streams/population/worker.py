@@ -7,10 +7,11 @@ flushed, and only then does the batch return to faust, which acks its events; th
 committed after that. A crash before the commit replays the batch; the applied-event table
 makes the replay skip what was already applied.
 
-faust acks a `take_events` batch even when the code consuming it raises, so `process` never
-raises for a transient failure: it retries database and registry errors with backoff while the
-consumer keeps its partitions, and any other failure ends the process at once (exit code 70)
-before faust can ack what was not committed.
+The agent takes batches with `noack_take` and acknowledges a batch's events itself, after its
+transaction committed; while one batch is applied (in an executor thread, one at a time and in
+order), faust gathers the next. `process` never raises for a transient failure: it retries
+database and registry errors with backoff while the consumer keeps its partitions, and any other
+failure ends the process at once (exit code 70), before anything uncommitted is acknowledged.
 """
 
 from __future__ import annotations
@@ -247,28 +248,42 @@ class PopulationSync:
 
         @app.agent(channel, name="population-sync")
         async def sync(stream: Any) -> None:
+            # One batch is applied (executor thread) while faust gathers the next one (event
+            # loop); a batch's events are acknowledged only after its transaction committed,
+            # and batches are applied one at a time, in order.
             loop = asyncio.get_running_loop()
-            async for events in stream.take_events(batch_size, within):
-                records = [
-                    RawRecord(
-                        e.message.topic,
-                        e.message.partition,
-                        e.message.offset,
-                        e.message.key,
-                        e.message.value,
-                    )
-                    for e in events
-                ]
-                try:
-                    await loop.run_in_executor(None, self.process, records)
-                except BaseException:
-                    log.exception(
-                        "population sync failed on a batch; exiting before its "
-                        "offsets are acknowledged"
-                    )
-                    os._exit(FATAL_EXIT)
+            running: asyncio.Task[None] | None = None
+            async for events in stream.noack_take(batch_size, within):
+                if running is not None:
+                    await running
+                applied = loop.run_in_executor(None, self.process, _records(events))
+                running = asyncio.ensure_future(_settled(stream, applied, events))
+            if running is not None:
+                await running
 
         return app
+
+
+def _records(events: Sequence[Any]) -> list[RawRecord]:
+    """The raw records of faust events."""
+    return [
+        RawRecord(
+            e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value
+        )
+        for e in events
+    ]
+
+
+async def _settled(stream: Any, applied: asyncio.Future[Any], events: Sequence[Any]) -> None:
+    """Wait for a batch's transaction, then acknowledge its events; exit at once if it failed,
+    so that nothing uncommitted is ever acknowledged."""
+    try:
+        await applied
+    except BaseException:
+        log.exception("population sync failed on a batch; exiting before it is acknowledged")
+        os._exit(FATAL_EXIT)
+    for event in events:
+        await stream.ack(event)
 
 
 def _transient(error: DBAPIError) -> bool:

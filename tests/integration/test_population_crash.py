@@ -74,7 +74,7 @@ from schemas.domain import make_pin
 from schemas.examples import EXAMPLES
 from schemas.models.downstream import PopulationChange
 from schemas.models.envelope import Event
-from streams.population.apply import Incoming, PopulationApplier
+from streams.population.apply import AppliedChange, Incoming, PopulationApplier
 from tests.conftest import PROJECT_ROOT, LocalStack
 from tests.integration import test_population_rules as rules
 from tests.population_harness import (
@@ -158,8 +158,8 @@ class CollectingOutbox:
     def __init__(self) -> None:
         self.changes: list[PopulationChange] = []
 
-    def write(self, conn: Connection, changes: Sequence[PopulationChange]) -> None:
-        self.changes += list(changes)
+    def write(self, conn: Connection, changes: Sequence[AppliedChange]) -> None:
+        self.changes += [change.model() for change in changes]
 
 
 @pytest.mark.slow

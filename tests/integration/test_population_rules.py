@@ -29,7 +29,7 @@ from schemas.domain import make_pin
 from schemas.examples import EXAMPLES
 from schemas.models.downstream import PopulationChange
 from schemas.models.envelope import Event
-from streams.population.apply import Incoming, Outcome, PopulationApplier
+from streams.population.apply import AppliedChange, Incoming, Outcome, PopulationApplier
 
 TOPOLOGY_TEXT = (Path(__file__).resolve().parents[2] / "deploy" / "topology.yaml").read_text()
 T0 = datetime(2025, 8, 1, 9, 0, tzinfo=UTC)
@@ -39,8 +39,8 @@ class Outbox:
     def __init__(self) -> None:
         self.changes: list[PopulationChange] = []
 
-    def write(self, conn: Connection, changes: Sequence[PopulationChange]) -> None:
-        self.changes += list(changes)
+    def write(self, conn: Connection, changes: Sequence[AppliedChange]) -> None:
+        self.changes += [change.model() for change in changes]
 
 
 def topology(tweak: Any = None) -> Topology:

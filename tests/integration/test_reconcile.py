@@ -36,8 +36,8 @@ from producers.generator import GeneratorConfig, generate
 from schemas.catalog import EVENT_CLASSES, EVENT_DOMAINS, EventDomain
 from schemas.codec import event_from_data
 from schemas.domain import make_pin
-from schemas.models.downstream import PopulationChange, SectorProjection
-from streams.population.apply import Incoming, PopulationApplier
+from schemas.models.downstream import SectorProjection
+from streams.population.apply import AppliedChange, Incoming, PopulationApplier
 from tests.conftest import PROJECT_ROOT
 from tests.population_harness import worker_env
 
@@ -46,7 +46,7 @@ SECTORS = {"postgres": "social-insurance", "sqlite": "mobile-subscribers", "mari
 
 
 class _NoOutbox:
-    def write(self, conn: sa.Connection, changes: Sequence[PopulationChange]) -> None:
+    def write(self, conn: sa.Connection, changes: Sequence[AppliedChange]) -> None:
         pass
 
 

@@ -11,7 +11,7 @@ import fastavro
 from hypothesis import given, settings
 
 from schemas.avro_gen import all_schemas
-from schemas.avro_writer import compile_writer, encode, zigzag
+from schemas.avro_writer import compile_json_writer, compile_writer, encode, zigzag
 from schemas.catalog import EVENT_CLASSES, EVENT_DOMAINS
 from schemas.codec import event_from_data, to_datum
 from schemas.examples import EXAMPLES
@@ -164,3 +164,61 @@ def test_bus_records_encode_like_fastavro() -> None:
     for record in records:
         name = type(record).__name__
         assert encode(WRITERS[name], record) == _fastavro(name, record), name
+
+
+JSON_WRITERS = {
+    name: compile_json_writer(SCHEMAS[name]) for name in ("Citizen", "PopulationChange")
+}
+"""Writers of JSON forms, for the records that are kept as JSON (the NPD's citizens)."""
+
+
+def test_a_citizen_in_json_form_encodes_like_the_model() -> None:
+    citizen = _citizen()
+    name = "Citizen"
+    as_json = citizen.model_dump(mode="json")
+    assert encode(JSON_WRITERS[name], as_json) == encode(WRITERS[name], citizen)
+    defaults_left_out = {k: v for k, v in as_json.items() if v not in (None, [], "SINGLE")}
+    assert encode(JSON_WRITERS[name], defaults_left_out) == encode(WRITERS[name], citizen)
+
+
+def test_timestamps_and_uuids_in_json_form_encode_like_the_model() -> None:
+    now = datetime(2025, 8, 4, 3, 0, 0, 123456, tzinfo=UTC)
+    change = PopulationChange(
+        pin=_citizen().pin,
+        version=7,
+        event_id=uuid.uuid4(),
+        event_type="BirthRegistered",
+        source="VN/GOV/BTP/hotich",
+        changed_fields=["family_name"],
+        occurred_at=now,
+        applied_at=now,
+        citizen=_citizen(),
+    )
+    name = "PopulationChange"
+    assert encode(JSON_WRITERS[name], change.model_dump(mode="json")) == _fastavro(name, change)
+
+
+@given(events)
+@settings(max_examples=100, deadline=None)
+def test_generated_citizens_in_json_form_encode_like_the_model(data: dict[str, Any]) -> None:
+    """Every payload value an event can put into a citizen record."""
+    if data["event_type"] != "BirthRegistered":
+        return
+    birth = event_from_data(EVENT_DOMAINS["civil-status"], data).payload
+    citizen = Citizen(
+        pin=data["subject_pin"],
+        family_name=birth.name.family_name,
+        middle_name=birth.name.middle_name,
+        given_name=birth.name.given_name,
+        date_of_birth=birth.date_of_birth,
+        sex=birth.sex,
+        place_of_birth=birth.place_of_birth,
+        place_of_birth_registration=birth.place_of_birth_registration,
+        hometown=birth.hometown,
+        ethnicity=birth.ethnicity,
+        nationalities=birth.nationalities,
+        father=birth.father,
+        mother=birth.mother,
+    )
+    as_json = citizen.model_dump(mode="json")
+    assert encode(JSON_WRITERS["Citizen"], as_json) == _fastavro("Citizen", citizen)
