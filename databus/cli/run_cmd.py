@@ -149,6 +149,13 @@ def _outbox_engine(url: str, table: str) -> Engine:
     help="Serve Prometheus metrics on 127.0.0.1:PORT (0: do not serve).",
 )
 @click.option(
+    "--idle-sleep",
+    type=click.FloatRange(min=0.001),
+    default=0.1,
+    show_default=True,
+    help="Seconds between looks at an empty outbox (lower: less latency, more queries).",
+)
+@click.option(
     "--lease-timeout",
     type=click.FloatRange(min=0),
     default=None,
@@ -171,6 +178,7 @@ def outbox_relay(
     batch_size: int,
     drain: bool,
     metrics_port: int,
+    idle_sleep: float,
     lease_timeout: float | None,
     log_level: str,
     as_json: bool,
@@ -202,6 +210,7 @@ def outbox_relay(
         endpoints.registry_url,
         table=table,
         batch_size=batch_size,
+        idle_sleep=idle_sleep,
         lease_timeout=lease_timeout,
     )
     tune_gc()
