@@ -13,7 +13,7 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "retries": 2_147_483_647,
     "delivery.timeout.ms": 300_000,
     "compression.type": "lz4",
-    "linger.ms": 10,
+    "linger.ms": 5,
     "batch.size": 512 * 1024,
     "batch.num.messages": 10_000,
     "queue.buffering.max.messages": 200_000,
