@@ -41,6 +41,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.publish
 	$(BIN)/python -m bench.outbox
 	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.sink
+	$(BIN)/python -m bench.backfill
 
 ## generate: rewrite the Avro schemas and docs/events.md from the models (tests check both)
 generate: $(STAMP)

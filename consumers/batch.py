@@ -6,6 +6,11 @@ cannot be decoded are dead-lettered), writes it in ONE transaction, delivers the
 and only then commits the offsets. A database that is down is retried with backoff while the
 consumer keeps its partitions (paused, still polling), so nothing is skipped or dead-lettered
 because of it.
+
+Batches are pipelined: while a writer thread writes batch k (most of that time is spent
+waiting for the database, which releases the GIL), this thread consumes and decodes batch k+1.
+One batch is written at a time, in consumption order, and batch k's offsets are committed
+(after its dead letters are delivered) before batch k+1 is handed to the writer.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -35,6 +41,15 @@ MAX_BACKOFF = 5.0
 Item = TypeVar("Item")
 
 
+@dataclass(frozen=True)
+class _Writing(Generic[Item]):
+    """A decoded batch and its write in progress (None: nothing to write)."""
+
+    messages: Sequence[Message]
+    items: list[Item]
+    future: Future[int] | None
+
+
 @dataclass
 class ConsumerStats:
     """What a batch consumer did so far."""
@@ -50,8 +65,18 @@ class BatchConsumer(ABC, Generic[Item]):
     record_type: type[Contract]
 
     def __init__(
-        self, settings: Settings, topic: str, engine: Engine, group: str, *, batch_size: int = 2000
+        self,
+        settings: Settings,
+        topic: str,
+        engine: Engine,
+        group: str,
+        *,
+        batch_size: int = 2000,
+        instance_id: str | None = None,
     ) -> None:
+        """`instance_id`: static group membership (`group.instance.id`): a consumer restarted
+        with the same id takes its partitions back at once, without waiting for the broker
+        to notice the old one is gone."""
         self.topic = topic
         self.engine = engine
         self.group = group
@@ -59,7 +84,8 @@ class BatchConsumer(ABC, Generic[Item]):
         endpoints = settings.endpoints
         registry = registry_client(endpoints.registry_url)
         self.decoder = Decoder(registry, topic, self.record_type)
-        self.consumer = Consumer(consumer_config(endpoints.bootstrap_servers, group))
+        static = {"group.instance.id": instance_id} if instance_id else {}
+        self.consumer = Consumer(consumer_config(endpoints.bootstrap_servers, group, **static))
         self.producer = Producer(producer_config(endpoints.bootstrap_servers, group))
         dead_letter_topic = Topics.from_settings(settings).dead_letter
         self.dead_letters = DeadLetterWriter(
@@ -78,20 +104,36 @@ class BatchConsumer(ABC, Generic[Item]):
     def run(self, should_stop: Callable[[], bool]) -> ConsumerStats:
         """Consume until `should_stop()`; every batch is durable before its offsets move."""
         self.consumer.subscribe([self.topic])
+        writer = ThreadPoolExecutor(1, thread_name_prefix="batch-writer")
+        writing: _Writing[Item] | None = None
         try:
             while not should_stop():
+                wait = 0.5 if writing is None else 0.1  # a written batch awaits its commit
                 messages = [
-                    m for m in self.consumer.consume(self.batch_size, 0.5) if not _skippable(m)
+                    m for m in self.consumer.consume(self.batch_size, wait) if not _skippable(m)
                 ]
+                items = self._decode(messages)
+                if writing is not None:
+                    self._complete(writing)
+                    writing = None
                 if messages:
-                    self.process(messages)
+                    future = writer.submit(self._write_once, items) if items else None
+                    writing = _Writing(messages, items, future)
+            if writing is not None:
+                self._complete(writing)
         finally:
+            writer.shutdown(wait=True)
             self.consumer.close()
             self.producer.flush(10)
         return self.stats
 
     def process(self, messages: Sequence[Message]) -> None:
-        """Decode, write, deliver dead letters, commit offsets: one batch."""
+        """Decode, write, deliver dead letters, commit offsets: one batch, synchronously."""
+        self._complete(_Writing(messages, self._decode(messages), None), write_here=True)
+
+    def _decode(self, messages: Sequence[Message]) -> list[Item]:
+        """The items of a batch; what cannot be decoded is dead-lettered (delivered later,
+        before the batch's offsets are committed)."""
         items: list[Item] = []
         for message in messages:
             try:
@@ -104,10 +146,28 @@ class BatchConsumer(ABC, Generic[Item]):
                 self.stats.dead_letters += 1
                 continue
             items.append(self.to_item(record))
-        written = self._write_retrying(items) if items else 0
+        return items
+
+    def _write_once(self, items: list[Item]) -> int:
+        with self.engine.begin() as conn:
+            return self.write(conn, items)
+
+    def _complete(self, batch: _Writing[Item], *, write_here: bool = False) -> None:
+        """Wait for a batch's write (retrying here while the database is down), deliver the
+        dead letters, then commit its offsets."""
+        written = 0
+        if batch.future is not None:
+            try:
+                written = batch.future.result()
+            except (OperationalError, DBAPIError) as error:
+                if not (error.connection_invalidated or isinstance(error, OperationalError)):
+                    raise
+                written = self._write_retrying(batch.items)
+        elif write_here and batch.items:
+            written = self._write_retrying(batch.items)
         while self.producer.flush(10) > 0:  # dead letters delivered before offsets move
             time.sleep(0.5)
-        self.consumer.commit(offsets=_next_offsets(messages), asynchronous=False)
+        self.consumer.commit(offsets=_next_offsets(batch.messages), asynchronous=False)
         self.stats.batches += 1
         self.stats.rows += written
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
+from fastavro import schemaless_reader
 
-from databus.registry import SUBJECT_STRATEGY
+from databus.avro_reader import compile_reader
+from databus.registry import SUBJECT_STRATEGY, value_subject
 from schemas.avro_files import schema_dict, schema_text
 from schemas.avro_writer import Writer, compile_writer
 from schemas.catalog import EventDomain
@@ -117,13 +120,25 @@ def _to_dict(record: Contract, _ctx: SerializationContext | None) -> dict[str, A
 
 @dataclass
 class Decoder:
-    """Decodes one topic's values into models: an event domain, or a plain record model."""
+    """Decodes one topic's values into models: an event domain, or a plain record model.
+
+    The first value of each schema id goes through confluent-kafka's AvroDeserializer (registry
+    lookup, error mapping). When that schema carries no data-contract rules, later values of the
+    same id are read directly into the same datum: by a reader compiled for the schema
+    (`databus.avro_reader`), else by fastavro with the deserializer's parsed schema. This skips
+    the deserializer's per-record rule and tag bookkeeping (on a SectorProjection: about 90 µs
+    through the deserializer, 30 µs with fastavro alone, 17 µs compiled).
+    """
 
     client: SchemaRegistryClient
     topic: str
     target: EventDomain | type[Contract]
     _deserializer: AvroDeserializer = field(init=False, repr=False)
     _ctx: SerializationContext = field(init=False, repr=False)
+    _readers: dict[int, Callable[[bytes], Any]] = field(
+        init=False, repr=False, default_factory=dict
+    )
+    """Schema id -> a reader of its Avro bodies, for ids whose schema has no rules."""
 
     def __post_init__(self) -> None:
         self._deserializer = AvroDeserializer(
@@ -157,8 +172,13 @@ class Decoder:
         if value[0] != MAGIC_BYTE:
             raise DecodeError("bad_magic_byte", f"magic byte is {value[0]}, expected 0")
         schema_id = struct.unpack(">I", value[1:HEADER_SIZE])[0]
+        reader = self._readers.get(schema_id)
+        data: Any
         try:
-            data = self._deserializer(value, self._ctx)
+            if reader is not None:
+                data = reader(value[HEADER_SIZE:])
+            else:
+                data = self._deserializer(value, self._ctx)
         except SchemaRegistryError as exc:
             if exc.http_status_code == 404:
                 raise DecodeError(
@@ -187,7 +207,26 @@ class Decoder:
             raise
         if not isinstance(data, dict):
             raise DecodeError("malformed_body", f"schema id {schema_id} is not a record schema")
+        if reader is None:
+            self._learn(schema_id)
         return data
+
+    def _learn(self, schema_id: int) -> None:
+        """Read later values of `schema_id` directly, unless its schema has rules to run."""
+        # the deserializer has just fetched it under this subject: answered from the cache
+        schema: Schema = self.client.get_schema(schema_id, value_subject(self.topic))
+        rules = schema.rule_set
+        if schema.references or (
+            rules is not None
+            and (rules.domain_rules or rules.encoding_rules or rules.migration_rules)
+        ):
+            return
+        compiled = compile_reader(schema.schema_str) if schema.schema_str else None
+        if compiled is not None:
+            self._readers[schema_id] = compiled
+            return
+        parsed = self._deserializer._get_parsed_schema(schema)
+        self._readers[schema_id] = lambda body: schemaless_reader(io.BytesIO(body), parsed, None)
 
 
 def _is_eof(exc: BaseException) -> bool:

@@ -4,7 +4,8 @@
 PIN order through a server-side cursor (one statement, so one consistent snapshot of the
 database), each row becomes the sector row the sink would store for a projection of that
 version: the same projection (`databus.projection.snapshot`) and the same stored form
-(`consumers.sink.store.to_row`, erasing deceased citizens where the sector says `delete`).
+(`consumers.sink.store.projection_row`, erasing deceased citizens where the sector says
+`delete`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Text, cast, func, select
 
-from consumers.sink.store import Row, to_row
+from consumers.sink.store import Row, projection_row
 from databus.population.schema import citizens, pin_links
 from databus.projection import Snapshot, snapshot
 from databus.topology.model import Sector
@@ -93,11 +94,7 @@ def expected_row(sector: Sector, citizen: CitizenRow, *, erase_deceased: bool) -
 def expected(sector: Sector, citizen: CitizenRow, *, erase_deceased: bool) -> tuple[Row, Snapshot]:
     """The expected sector row of a citizen, and the projection it was made from."""
     view = snapshot(sector, citizen.record)
-    row = to_row(
-        citizen.pin,
-        citizen.version,
-        view.deceased,
-        view.citizen.model_dump(mode="json"),
-        erase_deceased=erase_deceased,
+    row = projection_row(
+        citizen.pin, citizen.version, view.deceased, view.citizen, erase_deceased=erase_deceased
     )
     return row, view

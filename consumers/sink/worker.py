@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, create_engine
 
 from consumers.batch import BatchConsumer
-from consumers.sink.store import Row, create_sector_schema, to_row, upsert
+from consumers.sink.store import Row, create_sector_schema, projection_row, upsert
 from databus.metrics import SINK_ROWS
 from databus.settings import Settings
 from databus.topology.loader import load_topology
@@ -33,7 +33,8 @@ class SectorSink(BatchConsumer[Row]):
         database_url: str,
         *,
         group: str | None = None,
-        batch_size: int = 2000,
+        batch_size: int = 5000,
+        instance_id: str | None = None,
     ) -> None:
         topology = load_topology(settings.topology)
         self.sector = sector
@@ -41,15 +42,22 @@ class SectorSink(BatchConsumer[Row]):
         engine = create_engine(database_url, pool_pre_ping=True)
         create_sector_schema(engine)
         topic = Topics.from_settings(settings, topology).sector_topic(sector)
-        super().__init__(settings, topic, engine, group or f"sink-{sector}", batch_size=batch_size)
+        super().__init__(
+            settings,
+            topic,
+            engine,
+            group or f"sink-{sector}",
+            batch_size=batch_size,
+            instance_id=instance_id,
+        )
 
     def to_item(self, record: Contract) -> Row:
         assert isinstance(record, SectorProjection)
-        return to_row(
+        return projection_row(
             record.pin,
             record.version,
             record.deceased,
-            record.citizen.model_dump(mode="json"),
+            record.citizen,
             erase_deceased=self.erase_deceased,
         )
 

@@ -22,7 +22,12 @@ from databus.settings import Settings
     "database_url_env in the topology).",
 )
 @click.option("--group", help="Consumer group (default: sink-SECTOR).")
-@click.option("--batch-size", default=2000, show_default=True, help="Records per transaction.")
+@click.option("--batch-size", default=5000, show_default=True, help="Records per transaction.")
+@click.option(
+    "--instance-id",
+    help="Static group membership (group.instance.id): restarted with the same id, the sink "
+    "takes its partitions back at once instead of after the broker's session timeout.",
+)
 @click.option(
     "--metrics-port",
     default=0,
@@ -43,6 +48,7 @@ def sink(
     database_url_env: str | None,
     group: str | None,
     batch_size: int,
+    instance_id: str | None,
     metrics_port: int,
     log_level: str,
 ) -> None:
@@ -67,7 +73,10 @@ def sink(
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    stats = SectorSink(settings, sector, url, group=group, batch_size=batch_size).run(stop.is_set)
+    sink = SectorSink(
+        settings, sector, url, group=group, batch_size=batch_size, instance_id=instance_id
+    )
+    stats = sink.run(stop.is_set)
     console.print(
         f"sink {sector}: {stats.rows} rows in {stats.batches} batches, "
         f"{stats.dead_letters} dead letters"
