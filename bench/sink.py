@@ -48,7 +48,14 @@ from sqlalchemy import create_engine, func, select
 
 from bench.citizens import citizen_pool, replica_pins
 from bench.common import RESULTS, machine, write_result
-from bench.stack import bench_topics, fresh_database, psycopg_dsn, server_url
+from bench.stack import (
+    bench_topics,
+    component_env,
+    cpu_seconds,
+    fresh_database,
+    psycopg_dsn,
+    server_url,
+)
 from consumers.sink.store import create_sector_schema, sector_citizens
 from databus.kafka_config import producer_config
 from databus.projection import Snapshot, snapshot, snapshot_release
@@ -135,27 +142,6 @@ class Releases:
 # ---------------------------------------------------------------------- the sink
 
 
-def _sink_env(settings: Settings) -> dict[str, str]:
-    endpoints = settings.endpoints
-    return {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "DATABUS_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
-        "DATABUS_REGISTRY_URL": endpoints.registry_url,
-        "DATABUS_TOPIC_PREFIX": settings.topic_prefix,
-        "DATABUS_TOPOLOGY": str(settings.topology.resolve()),
-    }
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK")
-
-
 class Committed:
     """The sink group's committed offsets on the sector topic, summed over partitions."""
 
@@ -205,7 +191,7 @@ def _run_sink(
         sink = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env=_sink_env(settings),
+            env=component_env(settings),
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -218,9 +204,9 @@ def _run_sink(
             if count != last:
                 last, last_change = count, now
                 if first is None:
-                    first = (now, count, _cpu_seconds(sink.pid))
+                    first = (now, count, cpu_seconds(sink.pid))
             if count >= target and first is not None:
-                cpu = _cpu_seconds(sink.pid) - first[2]
+                cpu = cpu_seconds(sink.pid) - first[2]
                 return SinkRun(count - first[1], now - first[0], cpu)
             if sink.poll() is not None:
                 tail = log.read_text(errors="replace")[-3000:]

@@ -3,8 +3,10 @@ created for one run and removed at its end."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 from sqlalchemy import create_engine, text
@@ -16,6 +18,8 @@ from databus.settings import Settings
 from databus.stack.state import StackState
 from databus.topology.topics import Topics
 from schemas.avro_files import AVRO_DIR
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def server_url(given: str | None, settings: Settings) -> str:
@@ -81,3 +85,27 @@ def delete_topics(bootstrap: str, names: list[str]) -> None:
             future.result(timeout=30)
         except Exception as exc:  # cleanup only
             print(f"  (could not delete a bench topic: {type(exc).__name__})")
+
+
+def component_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a component process (`databus run ...`) on the settings' endpoints,
+    topic prefix and topology, plus `extra` variables."""
+    endpoints = settings.endpoints
+    return {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "DATABUS_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
+        "DATABUS_REGISTRY_URL": endpoints.registry_url,
+        "DATABUS_TOPIC_PREFIX": settings.topic_prefix,
+        "DATABUS_TOPOLOGY": str(settings.topology.resolve()),
+        **extra,
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux; 0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK")

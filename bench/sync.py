@@ -37,18 +37,16 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from confluent_kafka.admin import AdminClient
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select
 
 from bench.common import RESULTS, machine, write_result
+from bench.stack import component_env, cpu_seconds, delete_topics, fresh_database, server_url
 from databus.consumer_lag import group_lag
 from databus.contracts import bindings
 from databus.dead_letter import H_REASON
@@ -61,7 +59,6 @@ from databus.population.schema import (
 )
 from databus.schema_admin import RegistryAdmin, register_all
 from databus.settings import Settings
-from databus.stack.state import StackState
 from databus.topic_reader import header, read_all
 from databus.topology.loader import load_topology
 from databus.topology.model import Topology
@@ -77,7 +74,6 @@ SEED = 2026
 STALL_SECONDS = 120.0
 QUIET_SECONDS = 10.0
 """No progress for this long: count the dead letters (refused events are not in the table)."""
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -103,32 +99,6 @@ class SyncRun:
 
 
 # ---------------------------------------------------------------------- databases
-
-
-def _server_url(given: str | None, settings: Settings) -> str:
-    if given:
-        return given
-    state = StackState.load(settings.stack_dir)
-    url = state.database_url("postgres") if state else None
-    if not url:
-        raise SystemExit(
-            "no PostgreSQL: pass --database-url or start it with `databus stack up --all`"
-        )
-    return url
-
-
-@contextmanager
-def _fresh_database(server_url: str, name: str) -> Iterator[str]:
-    """A new database on the server of `server_url`; dropped on exit."""
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # ---------------------------------------------------------------------- events
@@ -182,27 +152,6 @@ def _publish(settings: Settings, topology: Topology, events: list[dict[str, Any]
 
 
 # ---------------------------------------------------------------------- the worker
-
-
-def _worker_env(settings: Settings) -> dict[str, str]:
-    endpoints = settings.endpoints
-    return {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "DATABUS_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
-        "DATABUS_REGISTRY_URL": endpoints.registry_url,
-        "DATABUS_TOPIC_PREFIX": settings.topic_prefix,
-        "DATABUS_TOPOLOGY": str(settings.topology.resolve()),
-    }
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its reaped children (Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _dead_letters(settings: Settings) -> dict[str, int]:
@@ -275,7 +224,7 @@ def _run_worker(settings: Settings, url: str, batch_size: int, workdir: Path) ->
         worker = subprocess.Popen(
             command,
             cwd=workdir,  # faust keeps its data directory in the working directory
-            env=_worker_env(settings),
+            env=component_env(settings),
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -290,11 +239,11 @@ def _run_worker(settings: Settings, url: str, batch_size: int, workdir: Path) ->
             now = time.monotonic()
             peak = max(peak, _parked(engine))
             if committed and not started:
-                started, cpu_at_first = now, _cpu_seconds(worker.pid)
+                started, cpu_at_first = now, cpu_seconds(worker.pid)
             if committed != last_committed:
                 last_committed, last_change = committed, now
             if all(p.lag == 0 for p in lag):
-                cpu = _cpu_seconds(worker.pid) - cpu_at_first
+                cpu = cpu_seconds(worker.pid) - cpu_at_first
                 applied, in_last, seconds = _applied_window(engine)
                 return SyncRun(
                     applied,
@@ -369,15 +318,6 @@ def _copy_rate(url: str, rows: list[tuple[Any, ...]]) -> float:
 # ---------------------------------------------------------------------- main
 
 
-def _delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.delete_topics(names).values():
-        try:
-            future.result(timeout=30)
-        except Exception as exc:  # cleanup only
-            print(f"  (could not delete a bench topic: {type(exc).__name__})")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -387,7 +327,7 @@ def main() -> None:
     args = parser.parse_args()
     run_id = uuid.uuid4().hex[:8]
     settings = Settings(topic_prefix=f"bench.sync.{run_id}.")
-    server = _server_url(args.database_url, settings)
+    server = server_url(args.database_url, settings)
     endpoints = settings.endpoints
     topology = load_topology(settings.topology)
     topics = Topics.from_settings(settings, topology)
@@ -412,14 +352,14 @@ def main() -> None:
             )
             del events
             with (
-                _fresh_database(server, f"bench_sync_{run_id}") as sync_url,
-                _fresh_database(server, f"bench_copy_{run_id}") as copy_url,
+                fresh_database(server, f"bench_sync_{run_id}") as sync_url,
+                fresh_database(server, f"bench_copy_{run_id}") as copy_url,
             ):
                 run = _run_worker(settings, sync_url, args.batch_size, workdir)
                 rows = _copy_rows(sync_url, distinct)
                 copy = _copy_rate(copy_url, rows)
         finally:
-            _delete_topics(endpoints.bootstrap_servers, names)
+            delete_topics(endpoints.bootstrap_servers, names)
 
     ours = run.rate
     share = run.cpu_seconds / run.wall_seconds if run.wall_seconds else 0.0

@@ -35,6 +35,7 @@ class SectorSink(BatchConsumer[Row]):
         group: str | None = None,
         batch_size: int = 5000,
         instance_id: str | None = None,
+        max_wait: float = 0.5,
     ) -> None:
         topology = load_topology(settings.topology)
         self.sector = sector
@@ -49,6 +50,7 @@ class SectorSink(BatchConsumer[Row]):
             group or f"sink-{sector}",
             batch_size=batch_size,
             instance_id=instance_id,
+            max_wait=max_wait,
         )
 
     def to_item(self, record: Contract) -> Row:

@@ -24,6 +24,13 @@ from databus.settings import Settings
 @click.option("--group", help="Consumer group (default: sink-SECTOR).")
 @click.option("--batch-size", default=5000, show_default=True, help="Records per transaction.")
 @click.option(
+    "--max-wait",
+    type=click.FloatRange(min=0.001),
+    default=0.5,
+    show_default=True,
+    help="Longest a batch waits to fill, in seconds (lower: less latency).",
+)
+@click.option(
     "--instance-id",
     help="Static group membership (group.instance.id): restarted with the same id, the sink "
     "takes its partitions back at once instead of after the broker's session timeout.",
@@ -48,6 +55,7 @@ def sink(
     database_url_env: str | None,
     group: str | None,
     batch_size: int,
+    max_wait: float,
     instance_id: str | None,
     metrics_port: int,
     log_level: str,
@@ -74,7 +82,13 @@ def sink(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     sink = SectorSink(
-        settings, sector, url, group=group, batch_size=batch_size, instance_id=instance_id
+        settings,
+        sector,
+        url,
+        group=group,
+        batch_size=batch_size,
+        instance_id=instance_id,
+        max_wait=max_wait,
     )
     stats = sink.run(stop.is_set)
     console.print(

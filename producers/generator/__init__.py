@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,7 +38,7 @@ from producers.generator.writer import (
     write_manifest,
 )
 from schemas.catalog import EVENT_CLASSES
-from schemas.domain import SCHEME_CUTOVER
+from schemas.domain import SCHEME_CUTOVER, VIETNAM
 
 __all__ = [
     "DEFAULT_START",
@@ -55,7 +55,6 @@ GENERATOR_VERSION: Final = "1.0"
 DEFAULT_START: Final = date(2024, 1, 1)
 EARLIEST_START: Final = date(2016, 7, 1)
 """PINs were issued from 2016: the population needs them before the life events start."""
-VIETNAM: Final = timezone(timedelta(hours=7))
 
 
 class GeneratorError(ValueError):

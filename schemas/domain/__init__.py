@@ -10,7 +10,7 @@ against the population database. No message ever contains the value that was che
 from __future__ import annotations
 
 from schemas.domain.admin_units import admin_unit_issues
-from schemas.domain.dates import date_issues, timestamp_issues
+from schemas.domain.dates import VIETNAM, date_issues, local_date, timestamp_issues
 from schemas.domain.issues import (
     MODEL_RULES,
     RULES,
@@ -56,6 +56,7 @@ __all__ = [
     "SCHEME_VN34",
     "SCHEME_VN63",
     "SEX_VALUES",
+    "VIETNAM",
     "VN34_PROVINCES",
     "VN63_PROVINCES",
     "VN63_TO_VN34",
@@ -67,6 +68,7 @@ __all__ = [
     "century_sex_digit",
     "date_issues",
     "is_pin_place_code",
+    "local_date",
     "make_pin",
     "name_issues",
     "normalize_name",

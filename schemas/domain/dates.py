@@ -16,6 +16,19 @@ from schemas.domain.issues import Issue
 EARLIEST_DATE: Final = date(1900, 1, 1)
 """The earliest date the contracts accept."""
 _LATEST_TZ: Final = timezone(timedelta(hours=14))
+VIETNAM: Final = timezone(timedelta(hours=7))
+"""Vietnam's time zone (UTC+7 all year, no daylight saving)."""
+
+
+def local_date(value: datetime) -> date:
+    """The calendar date in Vietnam of an aware instant.
+
+    Dates in force (the VN-34 unit scheme from 1 July 2025, a death) are Vietnamese calendar
+    dates; an instant's own offset is not (Avro timestamps come back in UTC: 00:30 on 1 July in
+    Hà Nội is still 30 June in UTC)."""
+    return value.astimezone(VIETNAM).date()
+
+
 # In UTC: comparing datetimes with the same tzinfo is much faster than across time zones.
 _EARLIEST_INSTANT: Final = datetime(1900, 1, 1, tzinfo=_LATEST_TZ).astimezone(UTC)
 DEFAULT_SKEW: Final = timedelta(minutes=5)

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
+from schemas.domain import local_date
 from schemas.models.base import NAMESPACE_ROOT, Contract, Sex, field
 from schemas.models.common import AdministrativeUnit, PersonName, PersonRef
 from schemas.models.envelope import Event
@@ -120,7 +121,7 @@ class BirthRegisteredEvent(CivilStatusEvent):
     def _pin_matches_child(self) -> BirthRegisteredEvent:
         unit = self.payload.place_of_birth_registration
         raise_first(
-            unit.issues("payload.place_of_birth_registration", as_of=self.occurred_at.date()),
+            unit.issues("payload.place_of_birth_registration", as_of=local_date(self.occurred_at)),
             at_subfield=True,
         )
         self.check_subject_pin(self.payload.date_of_birth, self.payload.sex.value)

@@ -47,6 +47,7 @@ from databus.population.schema import (
 from databus.topology.model import Topology
 from schemas.catalog import EVENT_DOMAINS
 from schemas.codec import event_from_data
+from schemas.domain import local_date
 from schemas.models.base import ChangeType
 from schemas.models.citizen import Citizen
 from schemas.models.downstream import PopulationChange
@@ -143,7 +144,7 @@ class _Citizen:
         """Whether the citizen's death precedes what `event` reports (a fact from before the
         death, arriving late from another topic, still applies)."""
         died = self.record.get("date_of_death")
-        return died is not None and event.occurred_at.date().isoformat() > died
+        return died is not None and local_date(event.occurred_at).isoformat() > died
 
 
 class _RefusedError(Exception):

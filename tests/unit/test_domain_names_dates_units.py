@@ -323,3 +323,31 @@ def test_merged_province_counts() -> None:
     assert sorted(code for code, size in sizes.items() if size == 3) == [
         "25", "37", "68", "79", "86", "92"
     ]  # fmt: skip
+
+
+def test_dates_in_force_are_vietnamese_calendar_dates_whatever_the_offset() -> None:
+    """A birth registered at 00:30 on 1 July 2025 in Hà Nội under VN-34 is valid, also once an
+    Avro round trip has given its timestamp back in UTC (30 June, 17:30)."""
+    import copy
+
+    from schemas.catalog import EVENT_DOMAINS
+    from schemas.codec import event_from_data
+    from schemas.domain import local_date, make_pin
+    from schemas.examples import EXAMPLES
+
+    data = copy.deepcopy(EXAMPLES["BirthRegistered"])
+    data["occurred_at"] = "2025-07-01T00:30:00+07:00"
+    data["recorded_at"] = "2025-07-01T00:45:00+07:00"
+    data["payload"]["date_of_birth"] = "2025-07-01"
+    data["subject_pin"] = make_pin("001", date(2025, 7, 1), data["payload"]["sex"], 1)
+    assert data["payload"]["place_of_birth_registration"]["scheme"] == "VN-34"
+    civil = EVENT_DOMAINS["civil-status"]
+    event_from_data(civil, data)
+    in_utc = {
+        **data,
+        "occurred_at": datetime.fromisoformat(data["occurred_at"]).astimezone(UTC),
+        "recorded_at": datetime.fromisoformat(data["recorded_at"]).astimezone(UTC),
+    }
+    event = event_from_data(civil, in_utc)
+    assert event.occurred_at.date() == date(2025, 6, 30)
+    assert local_date(event.occurred_at) == date(2025, 7, 1)
