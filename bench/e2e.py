@@ -8,8 +8,9 @@ topics and two fresh PostgreSQL databases (the population database and the secto
 
 1. starts the whole path as separate processes, as in production: `databus run
    population-sync`, `databus run outbox-relay` (the population database's outbox),
-   `databus run router` and `databus run sink SECTOR`, each tuned for latency (small batch
-   windows);
+   `databus run router` and `databus run sink SECTOR`, tuned for latency: the relay looks at
+   an empty outbox every 5 ms, the sink waits at most 5 ms for a batch, population-sync and the
+   router gather batches for `E2E_WITHIN` seconds (default 0.1);
 2. publishes births of new citizens through the SDK at R events/s for S seconds, paced, noting
    the time of each `publish` call;
 3. a trigger on the sector table notes every new row in a side table, which this process reads
@@ -73,6 +74,9 @@ POLL_SECONDS = 0.005
 DRAIN_SECONDS = 60.0
 SOURCE = "civil-status"
 SINK_LATENCY_OPTIONS = os.environ.get("E2E_SINK_OPTIONS", "--max-wait 0.005").split()
+WITHIN = os.environ.get("E2E_WITHIN", "0.1")
+"""Batch window of population-sync and the router: 0.1 s keeps up at 1,000 events/s on 2 cores;
+0.05 s and below fall behind (per-batch costs), see docs/benchmarks.md."""
 
 _TRIGGER = """
 CREATE TABLE e2e_arrivals (id BIGSERIAL PRIMARY KEY, pin VARCHAR(12) NOT NULL);
@@ -139,7 +143,7 @@ def running_path(
             "--group",
             f"{prefix}population-sync",
             "--within",
-            "0.005",
+            WITHIN,
         ],
         "outbox-relay": [
             *run,
@@ -151,7 +155,7 @@ def running_path(
             "--idle-sleep",
             "0.005",
         ],
-        "router": [*run, "router", "--group", f"{prefix}router", "--within", "0.005"],
+        "router": [*run, "router", "--group", f"{prefix}router", "--within", WITHIN],
         "sink": [
             *run,
             "sink",
