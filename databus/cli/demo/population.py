@@ -66,15 +66,14 @@ def show_population_sync(settings: Settings, workdir: Path) -> bool:
     elapsed = time.monotonic() - started
     with engine.connect() as conn:
         outcomes: Counter[str] = Counter(
-            dict(
-                conn.execute(
+            {
+                str(outcome): int(count)
+                for outcome, count in conn.execute(
                     select(applied_events.c.outcome, func.count()).group_by(
                         applied_events.c.outcome
                     )
                 )
-                .tuples()
-                .all()
-            )
+            }
         )
         people = int(conn.execute(select(func.count()).select_from(citizens)).scalar() or 0)
         versions = int(conn.execute(select(func.sum(citizens.c.version))).scalar() or 0)
