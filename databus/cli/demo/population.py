@@ -65,16 +65,12 @@ def show_population_sync(settings: Settings, workdir: Path) -> bool:
         _stop(worker)
     elapsed = time.monotonic() - started
     with engine.connect() as conn:
-        outcomes: Counter[str] = Counter(
-            {
-                str(outcome): int(count)
-                for outcome, count in conn.execute(
-                    select(applied_events.c.outcome, func.count()).group_by(
-                        applied_events.c.outcome
-                    )
-                )
-            }
-        )
+        rows = conn.execute(
+            select(applied_events.c.outcome, func.count().label("n")).group_by(
+                applied_events.c.outcome
+            )
+        ).all()
+        outcomes: Counter[str] = Counter({str(row.outcome): row.n for row in rows})
         people = int(conn.execute(select(func.count()).select_from(citizens)).scalar() or 0)
         versions = int(conn.execute(select(func.sum(citizens.c.version))).scalar() or 0)
         trail = int(conn.execute(select(func.count()).select_from(lineage)).scalar() or 0)
