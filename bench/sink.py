@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from sqlalchemy import create_engine, func, select
 
 from bench.citizens import citizen_pool, replica_pins
@@ -57,6 +57,7 @@ from bench.stack import (
     server_url,
 )
 from consumers.sink.store import create_sector_schema, sector_citizens
+from databus.consumer_lag import CommittedOffsets
 from databus.kafka_config import producer_config
 from databus.projection import Snapshot, snapshot, snapshot_release
 from databus.registry import registry_client
@@ -142,24 +143,6 @@ class Releases:
 # ---------------------------------------------------------------------- the sink
 
 
-class Committed:
-    """The sink group's committed offsets on the sector topic, summed over partitions."""
-
-    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
-        self.consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
-        )
-        metadata = self.consumer.list_topics(topic, timeout=10).topics[topic]
-        self.partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
-
-    def total(self) -> int:
-        found = self.consumer.committed(self.partitions, timeout=10)
-        return sum(max(tp.offset, 0) for tp in found)
-
-    def close(self) -> None:
-        self.consumer.close()
-
-
 def _run_sink(
     settings: Settings,
     url: str,
@@ -171,7 +154,7 @@ def _run_sink(
     """Start `databus run sink` until the group has committed `expected` more records; the
     window is from its first commit to its last."""
     topic = Topics.from_settings(settings).sector_topic(SECTOR)
-    committed = Committed(settings.endpoints.bootstrap_servers, group, topic)
+    committed = CommittedOffsets(settings.endpoints.bootstrap_servers, group, topic)
     before = committed.total()
     target = before + expected
     command = [

@@ -43,3 +43,23 @@ def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> list[Partiti
         return out
     finally:
         probe.close()
+
+
+class CommittedOffsets:
+    """A group's committed offsets on one topic, read as often as wanted through one
+    read-only consumer (it joins no group and commits nothing)."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
+        self.consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+        )
+        metadata = self.consumer.list_topics(topic, timeout=10).topics[topic]
+        self.partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+
+    def total(self) -> int:
+        """The committed offsets summed over the topic's partitions (0 for none)."""
+        found = self.consumer.committed(self.partitions, timeout=10)
+        return sum(max(tp.offset, 0) for tp in found)
+
+    def close(self) -> None:
+        self.consumer.close()

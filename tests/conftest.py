@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,22 +107,34 @@ def bus_ready(bus_settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def pg_url(local_stack: LocalStack) -> Iterator[str]:
-    """A fresh PostgreSQL database of its own for this test (dropped afterwards)."""
+def pg_databases(local_stack: LocalStack) -> Iterator[Callable[[], str]]:
+    """A factory of fresh PostgreSQL databases for this test, all dropped afterwards."""
     import sqlalchemy as sa
 
     base = local_stack.database_url("postgres")
-    name = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = base.rsplit("/", 1)[0] + f"/{name}"
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return base.rsplit("/", 1)[0] + f"/{name}"
+
     try:
-        yield url
+        yield make
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for name in made:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_databases: Callable[[], str]) -> str:
+    """A fresh PostgreSQL database of its own for this test (dropped afterwards)."""
+    return pg_databases()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -20,13 +20,11 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, create_engine, select
 
@@ -49,7 +47,7 @@ from streams.population.apply import Incoming, PopulationApplier
 from streams.population.outbox import NPD_OUTBOX, PopulationOutbox
 from streams.population.worker import RawRecord
 from streams.router.worker import SectorRouter
-from tests.conftest import PROJECT_ROOT, LocalStack
+from tests.conftest import PROJECT_ROOT
 from tests.population_harness import wait_until, worker_env
 
 SECTOR = "social-insurance"
@@ -59,29 +57,6 @@ LATER_SHARE = 0.15
 """The share of events applied after the backfill (part B)."""
 
 Content = dict[str, tuple[int, bool, str | None]]
-
-
-@pytest.fixture
-def pg_databases(local_stack: LocalStack) -> Iterator[Callable[[], str]]:
-    """A factory of fresh PostgreSQL databases, all dropped afterwards."""
-    base = local_stack.database_url("postgres")
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        made.append(name)
-        return base.rsplit("/", 1)[0] + f"/{name}"
-
-    try:
-        yield make
-    finally:
-        with admin.connect() as conn:
-            for name in made:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_live_backfilled_and_resumed_tables_agree_and_the_sink_takes_over(

@@ -36,17 +36,16 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-import sqlalchemy as sa
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from sqlalchemy import create_engine, select
 
 from consumers.sink.store import Row, create_sector_schema, sector_citizens, to_row
+from databus.consumer_lag import CommittedOffsets
 from databus.kafka_config import producer_config
 from databus.population.schema import citizens, create_population_schema
 from databus.projection import project
@@ -59,7 +58,7 @@ from databus.topology.topics import Topics
 from producers.generator import GeneratorConfig, generate
 from schemas.models.citizen import Citizen
 from schemas.models.downstream import PopulationChange, SectorProjection
-from tests.conftest import PROJECT_ROOT, LocalStack
+from tests.conftest import PROJECT_ROOT
 from tests.population_harness import stop_worker, wait_until, worker_env
 
 SECTOR = "social-insurance"
@@ -79,29 +78,6 @@ CHANGED_FIELDS = (
     "family_name",
     "relation_to_head",
 )
-
-
-@pytest.fixture
-def pg_databases(local_stack: LocalStack) -> Iterator[Callable[[], str]]:
-    """A factory of fresh PostgreSQL databases, all dropped afterwards."""
-    base = local_stack.database_url("postgres")
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        made.append(name)
-        return base.rsplit("/", 1)[0] + f"/{name}"
-
-    try:
-        yield make
-    finally:
-        with admin.connect() as conn:
-            for name in made:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class Load:
@@ -233,24 +209,6 @@ class Load:
         engine.dispose()
 
 
-class Committed:
-    """The sink group's committed offsets on the sector topic, summed over partitions."""
-
-    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
-        self.consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
-        )
-        metadata = self.consumer.list_topics(topic, timeout=10).topics[topic]
-        self.partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
-
-    def __call__(self) -> int:
-        found = self.consumer.committed(self.partitions, timeout=10)
-        return sum(max(tp.offset, 0) for tp in found)
-
-    def close(self) -> None:
-        self.consumer.close()
-
-
 def test_a_sink_killed_three_times_ends_equal_to_the_projection(
     bus_ready: Settings, pg_databases: Callable[[], str], tmp_path: Path
 ) -> None:
@@ -332,7 +290,7 @@ def _consume_with_kills(
             start_new_session=True,
         )
 
-    committed = Committed(settings.endpoints.bootstrap_servers, group, topic)
+    committed = CommittedOffsets(settings.endpoints.bootstrap_servers, group, topic)
     killed_at: list[int] = []
     sink = start()
     try:
@@ -343,7 +301,7 @@ def _consume_with_kills(
             assert sink.poll() is None, "the sink ended before it was killed"
             os.killpg(sink.pid, signal.SIGKILL)
             sink.wait(10)
-            killed_at.append(committed())
+            killed_at.append(committed.total())
             assert killed_at[-1] < total, "killed after it had consumed everything"
             sink = start()
         wait_until(_reached(committed, total), 120, "every record consumed", sink, log)
@@ -353,8 +311,8 @@ def _consume_with_kills(
     return killed_at
 
 
-def _reached(committed: Committed, target: int) -> Callable[[], bool]:
-    return lambda: committed() >= target
+def _reached(committed: CommittedOffsets, target: int) -> Callable[[], bool]:
+    return lambda: committed.total() >= target
 
 
 def _reconcile(settings: Settings, url: str, npd_url: str) -> dict[str, Any]:
