@@ -33,10 +33,10 @@ from sqlalchemy import Engine, create_engine, text
 
 from bench.common import RESULTS, machine, write_result
 from bench.sample_events import sample_events
+from bench.stack import delete_topics, server_url
 from databus.kafka_config import producer_config
 from databus.registry import registry_client
 from databus.settings import Settings
-from databus.stack.state import StackState
 from producers.outbox import OutboxRelay, create_outbox, drop_outbox, enqueue_many
 from producers.outbox.schema_ids import SchemaHeaders
 from schemas.catalog import EVENT_CLASSES, EVENT_DOMAINS, EventDomain
@@ -64,18 +64,6 @@ def _pin(record: Contract) -> str:
     return str(record.subject_pin)
 
 
-def _database_url(given: str | None, settings: Settings) -> str:
-    if given:
-        return given
-    state = StackState.load(settings.stack_dir)
-    url = state.database_url("postgres") if state else None
-    if not url:
-        raise SystemExit(
-            "no PostgreSQL: pass --database-url or start it with `databus stack up --all`"
-        )
-    return url
-
-
 def _create_topics(bootstrap: str, names: list[str]) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for future in admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names]).values():
@@ -90,15 +78,6 @@ def _warm_up(bootstrap: str, names: list[str]) -> None:
             producer.produce(name, b"warm-up", partition=partition)
     if producer.flush(60):
         raise SystemExit("warm-up messages were not delivered")
-
-
-def _delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.delete_topics(names).values():
-        try:
-            future.result(timeout=30)
-        except Exception as exc:  # cleanup only
-            print(f"  (could not delete a bench topic: {type(exc).__name__})")
 
 
 def _enqueue(engine: Engine, table: str, events: list[tuple[str, Event]]) -> float:
@@ -185,7 +164,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     endpoints = settings.endpoints
-    engine = create_engine(_database_url(args.database_url, settings))
+    engine = create_engine(server_url(args.database_url, settings))
     run_id = uuid.uuid4().hex[:8]
     table = f"bench_outbox_{run_id}"
     relay_topics = {d: f"bench.outbox.{run_id}.{t}" for d, t in TOPIC_OF_DOMAIN.items()}
@@ -223,7 +202,7 @@ def main() -> None:
         ours = stats.rows_per_second
     finally:
         drop_outbox(engine, table)
-        _delete_topics(endpoints.bootstrap_servers, all_topics)
+        delete_topics(endpoints.bootstrap_servers, all_topics)
         engine.dispose()
 
     mean_body = size / args.rows
