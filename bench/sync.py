@@ -47,7 +47,7 @@ from sqlalchemy import Engine, create_engine, func, select
 
 from bench.common import RESULTS, machine, write_result
 from bench.stack import component_env, cpu_seconds, delete_topics, fresh_database, server_url
-from databus.consumer_lag import group_lag
+from databus.consumer_lag import CommittedOffsets
 from databus.contracts import bindings
 from databus.dead_letter import H_REASON
 from databus.kafka_admin import apply_topics
@@ -229,15 +229,17 @@ def _run_worker(settings: Settings, url: str, batch_size: int, workdir: Path) ->
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    offsets = CommittedOffsets(settings.endpoints.bootstrap_servers, group, sources)
     try:
         started, cpu_at_first, peak = 0.0, 0.0, 0
         last_committed, last_change = -1, time.monotonic()
         while True:
             time.sleep(1.0)
-            lag = group_lag(settings.endpoints.bootstrap_servers, group, sources)
+            lag = offsets.lags()
             committed = sum(p.committed for p in lag)
             now = time.monotonic()
-            peak = max(peak, _parked(engine))
+            parked = _parked(engine)
+            peak = max(peak, parked)
             if committed and not started:
                 started, cpu_at_first = now, cpu_seconds(worker.pid)
             if committed != last_committed:
@@ -252,7 +254,7 @@ def _run_worker(settings: Settings, url: str, batch_size: int, workdir: Path) ->
                     cpu,
                     now - started,
                     peak,
-                    _parked(engine),
+                    parked,
                     _dead_letters(settings),
                 )
             if worker.poll() is not None:
@@ -271,6 +273,7 @@ def _run_worker(settings: Settings, url: str, batch_size: int, workdir: Path) ->
             except subprocess.TimeoutExpired:
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait(10)
+        offsets.close()
         engine.dispose()
 
 

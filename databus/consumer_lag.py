@@ -1,4 +1,4 @@
-"""Consumer lag of a group: committed offsets against the end of each partition."""
+"""Where a consumer group stands: its committed offsets, and against the end of each partition."""
 
 from __future__ import annotations
 
@@ -24,42 +24,32 @@ class PartitionLag:
         return max(0, self.end - self.committed)
 
 
-def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> list[PartitionLag]:
-    """Lag of `group` on every partition of `topics` (read-only: joins no group)."""
-    probe = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
-    )
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in probe.list_topics(topic, timeout=10).topics[topic].partitions
-        ]
-        committed = probe.committed(partitions, timeout=10)
-        out = []
-        for tp in committed:
-            _, end = probe.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), 10)
-            out.append(PartitionLag(tp.topic, tp.partition, max(tp.offset, 0), end))
-        return out
-    finally:
-        probe.close()
-
-
 class CommittedOffsets:
-    """A group's committed offsets on one topic, read as often as wanted through one
+    """A group's committed offsets on some topics, read as often as wanted through one
     read-only consumer (it joins no group and commits nothing)."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, group: str, topics: str | Sequence[str]) -> None:
         self.consumer = Consumer(
             {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
         )
-        metadata = self.consumer.list_topics(topic, timeout=10).topics[topic]
-        self.partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+        self.partitions = [
+            TopicPartition(topic, p)
+            for topic in ([topics] if isinstance(topics, str) else topics)
+            for p in sorted(self.consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+        ]
 
     def total(self) -> int:
-        """The committed offsets summed over the topic's partitions (0 for none)."""
+        """The committed offsets summed over the partitions (0 for none)."""
         found = self.consumer.committed(self.partitions, timeout=10)
         return sum(max(tp.offset, 0) for tp in found)
+
+    def lags(self) -> list[PartitionLag]:
+        """Where the group stands on every partition, against its end."""
+        out = []
+        for tp in self.consumer.committed(self.partitions, timeout=10):
+            _, end = self.consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), 10)
+            out.append(PartitionLag(tp.topic, tp.partition, max(tp.offset, 0), end))
+        return out
 
     def close(self) -> None:
         self.consumer.close()
