@@ -6,36 +6,15 @@ Exit codes: 0 loaded and handed over, 1 failure (run it again: it resumes), 2 us
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from databus.cli.output import console, emit_json, err_console, fail
+from databus.cli.sector_args import sector_databases, sector_urls
 from databus.settings import Settings
 
 
-def resolve_url(url: str | None, env: str, what: str) -> str:
-    """`url`, else the value of environment variable `env`; exit 2 when neither is set."""
-    value = url or os.environ.get(env)
-    if not value:
-        fail(f"no {what}: pass its URL or set {env}", 2)
-    return value
-
-
 @click.command()
-@click.argument("sector")
-@click.option("--database-url", help="SQLAlchemy URL of the sector database.")
-@click.option(
-    "--database-url-env",
-    help="Environment variable holding the sector database URL "
-    "(default: the sector's database_url_env in the topology).",
-)
-@click.option("--npd-database-url", help="SQLAlchemy URL of the population database (read).")
-@click.option(
-    "--npd-database-url-env",
-    help="Environment variable holding the population database URL "
-    "(default: the topology's population.database_url_env).",
-)
+@sector_databases
 @click.option("--group", help="Consumer group of the sector's sink (default: sink-SECTOR).")
 @click.option(
     "--batch-size",
@@ -93,17 +72,8 @@ def backfill(
     from schemas.domain import ContractError
 
     topology = load_topology(settings.topology)
-    if sector not in topology.sectors:
-        fail(f"no sector {sector!r} in the topology (sectors: {', '.join(topology.sectors)})", 2)
-    url = resolve_url(
-        database_url,
-        database_url_env or topology.sectors[sector].database_url_env,
-        f"database for sector {sector} (--database-url)",
-    )
-    npd_url = resolve_url(
-        npd_database_url,
-        npd_database_url_env or topology.population.database_url_env,
-        "population database (--npd-database-url)",
+    url, npd_url = sector_urls(
+        topology, sector, database_url, database_url_env, npd_database_url, npd_database_url_env
     )
     try:
         job = Backfill(

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
-from databus.cli.backfill_cmd import resolve_url
 from databus.cli.output import console, emit_json, fail
+from databus.cli.sector_args import sector_databases, sector_urls
 from databus.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,19 +25,7 @@ SHOWN_BUCKETS = 16
 
 
 @click.command()
-@click.argument("sector")
-@click.option("--database-url", help="SQLAlchemy URL of the sector database.")
-@click.option(
-    "--database-url-env",
-    help="Environment variable holding the sector database URL "
-    "(default: the sector's database_url_env in the topology).",
-)
-@click.option("--npd-database-url", help="SQLAlchemy URL of the population database (read).")
-@click.option(
-    "--npd-database-url-env",
-    help="Environment variable holding the population database URL "
-    "(default: the topology's population.database_url_env).",
-)
+@sector_databases
 @click.option(
     "--repair",
     is_flag=True,
@@ -87,17 +75,8 @@ def reconcile(
     if show_pins and not as_json:
         fail("--show-pins only goes with --json (the human report never lists PINs)", 2)
     topology = load_topology(settings.topology)
-    if sector not in topology.sectors:
-        fail(f"no sector {sector!r} in the topology (sectors: {', '.join(topology.sectors)})", 2)
-    url = resolve_url(
-        database_url,
-        database_url_env or topology.sectors[sector].database_url_env,
-        f"database for sector {sector} (--database-url)",
-    )
-    npd_url = resolve_url(
-        npd_database_url,
-        npd_database_url_env or topology.population.database_url_env,
-        "population database (--npd-database-url)",
+    url, npd_url = sector_urls(
+        topology, sector, database_url, database_url_env, npd_database_url, npd_database_url_env
     )
     try:
         engine = create_engine(url, pool_pre_ping=True)
