@@ -22,15 +22,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from databus.avro_codegen import SchemaCompiler, UnsupportedSchemaError
+
 Reader = Callable[[bytes], dict[str, Any]]
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
-class UnsupportedSchemaError(Exception):
-    """The schema uses something the compiler does not read (fastavro will)."""
 
 
 def _long(b: bytes, p: int) -> tuple[int, int]:
@@ -65,36 +63,17 @@ _GLOBALS: dict[str, Any] = {
 }
 
 
-class _Compiler:
+class _Compiler(SchemaCompiler):
     """Generates one reader function per named record of a schema."""
 
     def __init__(self) -> None:
-        self.named: dict[str, dict[str, Any]] = {}
-        self.functions: dict[str, list[str]] = {}
+        super().__init__()
         self.constants: dict[str, Any] = {}
-        self.counter = 0
-
-    def fresh(self, stem: str) -> str:
-        self.counter += 1
-        return f"{stem}{self.counter}"
 
     def const(self, value: Any) -> str:
         name = self.fresh("_c")
         self.constants[name] = value
         return name
-
-    def fullname(self, schema: dict[str, Any], namespace: str) -> str:
-        name = str(schema["name"])
-        if "." in name:
-            return name
-        ns = schema.get("namespace", namespace)
-        return f"{ns}.{name}" if ns else name
-
-    def resolve(self, name: str, namespace: str) -> dict[str, Any]:
-        for candidate in (name, f"{namespace}.{name}"):
-            if candidate in self.named:
-                return self.named[candidate]
-        raise UnsupportedSchemaError(f"unknown named type {name!r}")
 
     def record(self, schema: dict[str, Any], namespace: str) -> str:
         fullname = self.fullname(schema, namespace)

@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from databus.avro_codegen import SchemaCompiler, UnsupportedSchemaError
 from schemas.models.base import Contract
 
 RecordJson = Callable[[Contract], str]
@@ -25,32 +26,8 @@ RecordJson = Callable[[Contract], str]
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
-class UnsupportedTypeError(Exception):
-    """The schema has a type this module does not write."""
-
-
-class _Compiler:
-    def __init__(self) -> None:
-        self.named: dict[str, dict[str, Any]] = {}
-        self.functions: dict[str, list[str]] = {}
-        self.counter = 0
-
-    def fresh(self, stem: str) -> str:
-        self.counter += 1
-        return f"{stem}{self.counter}"
-
-    def fullname(self, schema: dict[str, Any], namespace: str) -> str:
-        name = str(schema["name"])
-        if "." in name:
-            return name
-        ns = schema.get("namespace", namespace)
-        return f"{ns}.{name}" if ns else name
-
-    def resolve(self, name: str, namespace: str) -> dict[str, Any]:
-        for candidate in (name, f"{namespace}.{name}"):
-            if candidate in self.named:
-                return self.named[candidate]
-        raise UnsupportedTypeError(f"unknown named type {name!r}")
+class _Compiler(SchemaCompiler):
+    """Generates one stored-JSON writer function per named record of a schema."""
 
     def collect(self, avro_type: Any, namespace: str) -> None:
         """Register every named type first: fields are written in sorted order, so a type
@@ -117,7 +94,7 @@ class _Compiler:
         """Statements setting `out` to the JSON text of `var`, a value of `avro_type`."""
         if isinstance(avro_type, list):
             if len(avro_type) != 2 or avro_type[0] != "null":
-                raise UnsupportedTypeError("only [null, T] unions")
+                raise UnsupportedSchemaError("only [null, T] unions")
             return [
                 f"{ind}if {var} is None:",
                 f"{ind}    {out} = 'null'",
@@ -133,7 +110,7 @@ class _Compiler:
         if logical == "date" and kind == "int":
             return [f"{ind}{out} = '\"' + {var}.isoformat() + '\"'"]
         if logical is not None:
-            raise UnsupportedTypeError(f"logical type {logical!r}")
+            raise UnsupportedSchemaError(f"logical type {logical!r}")
         if kind == "record":
             return [f"{ind}{out} = {self.record(avro_type, ns)}({var})"]
         if kind == "enum":
@@ -159,7 +136,7 @@ class _Compiler:
             return [f"{ind}{out} = 'true' if {var} else 'false'"]
         if kind == "null":
             return [f"{ind}{out} = 'null'"]
-        raise UnsupportedTypeError(f"Avro type {kind!r}")
+        raise UnsupportedSchemaError(f"Avro type {kind!r}")
 
 
 def compile_record_json(schema: dict[str, Any]) -> RecordJson | None:
@@ -168,7 +145,7 @@ def compile_record_json(schema: dict[str, Any]) -> RecordJson | None:
     try:
         compiler.collect(schema, "")
         top = compiler.record(schema, "", top=True)
-    except (UnsupportedTypeError, KeyError, TypeError):
+    except (UnsupportedSchemaError, KeyError, TypeError):
         return None
     source = "\n\n".join("\n".join(lines) for lines in compiler.functions.values())
     namespace: dict[str, Any] = {"_s": _encode_string}
