@@ -256,7 +256,7 @@ class PopulationSync:
             async for events in stream.noack_take(batch_size, within):
                 if running is not None:
                     await running
-                applied = loop.run_in_executor(None, self.process, _records(events))
+                applied = loop.run_in_executor(None, self.process, raw_records(events))
                 running = asyncio.ensure_future(_settled(stream, applied, events))
             if running is not None:
                 await running
@@ -264,7 +264,7 @@ class PopulationSync:
         return app
 
 
-def _records(events: Sequence[Any]) -> list[RawRecord]:
+def raw_records(events: Sequence[Any]) -> list[RawRecord]:
     """The raw records of faust events."""
     return [
         RawRecord(

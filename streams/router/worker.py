@@ -32,7 +32,7 @@ from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.topics import Topics
 from schemas.models.downstream import PopulationChange
-from streams.population.worker import FATAL_EXIT, MAX_BACKOFF, RawRecord
+from streams.population.worker import FATAL_EXIT, MAX_BACKOFF, RawRecord, raw_records
 
 log = logging.getLogger(__name__)
 CONSUMER = "sector-router"
@@ -146,16 +146,7 @@ class SectorRouter:
         async def route(stream: Any) -> None:
             loop = asyncio.get_running_loop()
             async for events in stream.take_events(batch_size, within):
-                records = [
-                    RawRecord(
-                        e.message.topic,
-                        e.message.partition,
-                        e.message.offset,
-                        e.message.key,
-                        e.message.value,
-                    )
-                    for e in events
-                ]
+                records = raw_records(events)
                 try:
                     await loop.run_in_executor(None, self.process, records)
                 except BaseException:
