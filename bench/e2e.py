@@ -132,7 +132,7 @@ def running_path(
 ) -> Iterator[list[Component]]:
     """population-sync, outbox relay, router and the sector's sink, each its own process."""
     prefix = settings.topic_prefix
-    run = [sys.executable, "-m", "databus.cli", "run"]
+    run = [sys.executable, "-m", "cli", "run"]
     commands = {
         "population-sync": [
             *run,

@@ -160,7 +160,7 @@ def _run_sink(
     command = [
         sys.executable,
         "-m",
-        "databus.cli",
+        "cli",
         "run",
         "sink",
         SECTOR,

@@ -210,7 +210,7 @@ def _run_worker(settings: Settings, url: str, batch_size: int, workdir: Path) ->
     command = [
         sys.executable,
         "-m",
-        "databus.cli",
+        "cli",
         "run",
         "population-sync",
         "--database-url",

@@ -38,7 +38,7 @@ def start_worker(
         [
             sys.executable,
             "-m",
-            "databus.cli",
+            "cli",
             "run",
             "population-sync",
             "--database-url",

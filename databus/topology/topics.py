@@ -10,40 +10,24 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from databus.topology.loader import load_topology
 from databus.topology.model import TopicRole, Topology
+from databus.topology.names import (
+    DATA_USAGE,
+    DEAD_LETTER,
+    HEARTBEATS,
+    POPULATION_CHANGES,
+    POPULATION_CITIZENS,
+    sector_citizens_topic,
+    verification_requests_topic,
+    verification_results_topic,
+)
 
 if TYPE_CHECKING:
     from databus.settings import Settings
 
-POPULATION_CHANGES: Final = "population.changes.v1"
-POPULATION_CITIZENS: Final = "population.citizens.v1"
-DEAD_LETTER: Final = "bus.dead-letter.v1"
-DATA_USAGE: Final = "bus.data-usage.v1"
-HEARTBEATS: Final = "bus.heartbeats.v1"
-SECTOR_TOPIC_PREFIX: Final = "sector."
-
-RESERVED_TOPICS: Final[frozenset[str]] = frozenset(
-    {POPULATION_CHANGES, POPULATION_CITIZENS, DEAD_LETTER, DATA_USAGE, HEARTBEATS}
-)
-"""Topic names the bus itself uses; no source may publish to them."""
-
 MAX_TOPIC_NAME_LENGTH: Final = 249
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]*$")
-
-
-def sector_citizens_topic(sector: str) -> str:
-    """Unprefixed name of a sector's compacted projection topic."""
-    return f"{SECTOR_TOPIC_PREFIX}{sector}.citizens.v1"
-
-
-def verification_requests_topic(sector: str) -> str:
-    """Unprefixed name of the topic where a sector sends verification claims."""
-    return f"{SECTOR_TOPIC_PREFIX}{sector}.verification-requests.v1"
-
-
-def verification_results_topic(sector: str) -> str:
-    """Unprefixed name of the topic where a sector gets verification results."""
-    return f"{SECTOR_TOPIC_PREFIX}{sector}.verification-results.v1"
 
 
 @dataclass(frozen=True)
@@ -94,8 +78,6 @@ class Topics:
     def from_settings(cls, settings: Settings, topology: Topology | None = None) -> Topics:
         """Topics for `settings` (topology file, environment, prefix)."""
         if topology is None:
-            from databus.topology.loader import load_topology
-
             topology = load_topology(settings.topology)
         return cls(topology, settings.environment, settings.topic_prefix)
 

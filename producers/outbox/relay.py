@@ -39,41 +39,30 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import partial
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
-from sqlalchemy import Connection, Engine, Select, Table, or_, select, text, update
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from databus.kafka_config import producer_config
 from databus.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from databus.outbox.backlog import backlog
-from databus.outbox.table import DEFAULT_TABLE, outbox_table, utc_now
+from databus.outbox.table import DEFAULT_TABLE, outbox_table
 from databus.registry import registry_client
+from producers.outbox.delivery import BatchPublisher
+from producers.outbox.diagnostics import describe_error, kafka_error_name
 from producers.outbox.lease import Lease, LeaseHeldError, lease_for
+from producers.outbox.rows import OutboxRows
 from producers.outbox.schema_ids import SchemaHeaders
 
 log = logging.getLogger(__name__)
 
-_PENDING, _DELIVERED, _FAILED = 0, 1, 2
-MAX_RANGES = 32
-"""Mark with up to this many `id BETWEEN a AND b` ranges; beyond, with `id IN (...)` chunks."""
-IN_CHUNK = 500
 MAX_BACKOFF = 30.0
 PROGRESS_EVERY = 60.0
-
-# Walk the partial index in id order and stop after the batch. Without this, a table whose
-# statistics lag behind a burst (un-analyzed: "a few rows") gets a bitmap scan of the whole
-# backlog plus a sort, per batch: O(backlog) each time, exactly when the backlog is large.
-_PG_INDEX_ORDER = text(
-    "SELECT set_config('enable_bitmapscan', 'off', true), "
-    "set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true)"
-)
 
 
 class RelayError(RuntimeError):
@@ -108,30 +97,6 @@ class RelayStats:
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1),
         }
-
-
-@dataclass(slots=True)
-class _Batch:
-    """Delivery state of one produced batch."""
-
-    status: bytearray
-    pending: int = 0
-    errors: dict[int, KafkaError] = field(default_factory=dict)
-    fatal: bool = False
-
-    def report(self, index: int, err: KafkaError | None, _msg: Any) -> None:
-        self.pending -= 1
-        if err is None:
-            self.status[index] = _DELIVERED
-        else:
-            self.status[index] = _FAILED
-            self.errors[index] = err
-            self.fatal = self.fatal or err.fatal()
-
-    def delivered_prefix(self) -> int:
-        """Number of leading rows all delivered."""
-        ends = [i for i in (self.status.find(_PENDING), self.status.find(_FAILED)) if i >= 0]
-        return min(ends, default=len(self.status))
 
 
 class OutboxRelay:
@@ -180,11 +145,11 @@ class OutboxRelay:
             logger=logging.getLogger("producers.outbox.librdkafka"),
             **(producer_overrides or {}),
         )
-        self._headers = SchemaHeaders(registry or registry_client(registry_url))
+        self._publisher = BatchPublisher(
+            SchemaHeaders(registry or registry_client(registry_url)), table, stop_grace
+        )
         self._lease: Lease = lease_for(engine, table)
-        self._postgres = engine.dialect.name == "postgresql"
-        self._fetch_full = self._fetch_statement(batch_size)
-        self._fetch_probe = self._fetch_statement(1)
+        self._rows = OutboxRows(self.table, batch_size, engine.dialect.name == "postgresql")
         self._next_gauges = 0.0
         self._last_kafka_error: dict[int, float] = {}
         self._failures = 0
@@ -227,7 +192,7 @@ class OutboxRelay:
                     log.warning(
                         "outbox %s: database error (%s); reconnecting in %.1f s",
                         self.table_name,
-                        _describe(exc),
+                        describe_error(exc),
                         delay,
                     )
                     stop.wait(delay)
@@ -252,10 +217,7 @@ class OutboxRelay:
         while not stop.is_set():
             self._update_gauges(conn)
             probing = self._failures > 0
-            with conn.begin():
-                if self._postgres:
-                    conn.execute(_PG_INDEX_ORDER)
-                rows = conn.execute(self._fetch_probe if probing else self._fetch_full).all()
+            rows = self._rows.next_rows(conn, probe=probing)
             if not rows:  # nothing unpublished: the gauges need no query
                 OUTBOX_BACKLOG.labels(self.table_name).set(0)
                 OUTBOX_OLDEST_AGE.labels(self.table_name).set(0)
@@ -264,10 +226,10 @@ class OutboxRelay:
                     return
                 stop.wait(self.idle_sleep)
                 continue
-            batch = self._publish(self._producer, rows, stop)
+            batch = self._publisher.publish(self._producer, rows, stop)
             done = batch.delivered_prefix()
             if done:
-                self._mark(conn, [row[0] for row in rows[:done]])
+                self._rows.mark(conn, [row[0] for row in rows[:done]])
                 stats.published += done
                 OUTBOX_PUBLISHED.labels(self.table_name).inc(done)
                 log.debug(
@@ -312,112 +274,6 @@ class OutboxRelay:
                 delay,
             )
             stop.wait(delay)
-
-    def _publish(self, producer: Producer, rows: Sequence[Any], stop: threading.Event) -> _Batch:
-        """Produce the rows in order and wait for their delivery reports."""
-        batch = _Batch(bytearray(len(rows)))
-        report = batch.report
-        headers = self._headers
-        cache = headers.cache  # the hot path skips a method call per row
-        produce = producer.produce
-        for index, (outbox_id, topic, key, event_id, event_type, fingerprint, body) in enumerate(
-            rows
-        ):
-            header = cache.get((topic, fingerprint))
-            if header is None:
-                try:
-                    header = headers.header(topic, fingerprint)
-                except KeyError:
-                    log.error(
-                        "outbox %s: row %d has schema fingerprint %s, which no shipped schema has",
-                        self.table_name,
-                        outbox_id,
-                        fingerprint,
-                    )
-                    break
-                except Exception as exc:  # the registry refused or is unreachable
-                    log.warning(
-                        "outbox %s: no registry id for row %d (%s)",
-                        self.table_name,
-                        outbox_id,
-                        _describe(exc),
-                    )
-                    break
-            message_headers = [
-                ("event_id", event_id),
-                ("event_type", event_type),
-                ("outbox_id", str(outbox_id)),
-            ]
-            callback = partial(report, index)
-            while True:
-                try:
-                    produce(
-                        topic,
-                        header + body,
-                        key,
-                        headers=message_headers,
-                        on_delivery=callback,
-                    )
-                    batch.pending += 1
-                    break
-                except BufferError:  # local queue full: let deliveries drain it
-                    producer.poll(0.05)
-                except KafkaException as exc:  # refused locally (e.g. message too large)
-                    batch.status[index] = _FAILED
-                    batch.errors[index] = exc.args[0]
-                    break
-            if batch.status[index] == _FAILED:
-                break
-        self._await(producer, batch, stop)
-        for index, err in list(batch.errors.items())[:5]:
-            log.error(
-                "outbox %s: row %d not delivered (%s)",
-                self.table_name,
-                rows[index][0],
-                _kafka_error_name(err),
-            )
-        return batch
-
-    def _await(self, producer: Producer, batch: _Batch, stop: threading.Event) -> None:
-        """Wait for every delivery report (librdkafka's delivery timeout bounds the wait).
-
-        After `stop`, wait at most `stop_grace` more seconds; unreported rows stay unpublished.
-        """
-        give_up: float | None = None
-        while batch.pending > 0:
-            producer.flush(0.2)
-            if stop.is_set():
-                now = time.monotonic()
-                give_up = give_up or now + self.stop_grace
-                if now >= give_up:
-                    log.warning(
-                        "outbox %s: stopping with %d deliveries unconfirmed; they will be resent",
-                        self.table_name,
-                        batch.pending,
-                    )
-                    return
-
-    def _mark(self, conn: Connection, ids: list[int]) -> None:
-        """Set published_at on exactly these rows, in one transaction."""
-        t = self.table
-        runs = _runs(ids)
-        unpublished = t.c.published_at.is_(None)
-        with conn.begin():
-            if len(runs) <= MAX_RANGES:
-                ranges = [
-                    t.c.id == first if first == last else t.c.id.between(first, last)
-                    for first, last in runs
-                ]
-                cond = ranges[0] if len(ranges) == 1 else or_(*ranges)
-                conn.execute(update(t).where(cond, unpublished).values(published_at=utc_now()))
-            else:
-                for start in range(0, len(ids), IN_CHUNK):
-                    chunk = ids[start : start + IN_CHUNK]
-                    conn.execute(
-                        update(t)
-                        .where(t.c.id.in_(chunk), unpublished)
-                        .values(published_at=utc_now())
-                    )
 
     # -- lease, connection, metrics ----------------------------------------------------------
 
@@ -480,23 +336,6 @@ class OutboxRelay:
         OUTBOX_BACKLOG.labels(self.table_name).set(current.rows)
         OUTBOX_OLDEST_AGE.labels(self.table_name).set(current.oldest_age_seconds)
 
-    def _fetch_statement(self, limit: int) -> Select[Any]:
-        t = self.table
-        return (
-            select(
-                t.c.id,
-                t.c.topic,
-                t.c.msg_key,
-                t.c.event_id,
-                t.c.event_type,
-                t.c.schema_fingerprint,
-                t.c.body,
-            )
-            .where(t.c.published_at.is_(None))
-            .order_by(t.c.id)
-            .limit(limit)
-        )
-
     def _log_progress(self, stats: RelayStats) -> None:
         """One INFO line a minute while publishing: counts only."""
         since, published = self._progress
@@ -517,41 +356,11 @@ class OutboxRelay:
         code = err.code()
         if now - self._last_kafka_error.get(code, -1e9) >= 30.0:
             self._last_kafka_error[code] = now
-            log.warning("outbox %s: Kafka: %s", self.table_name, _kafka_error_name(err))
-
-
-def _runs(ids: list[int]) -> list[tuple[int, int]]:
-    """Ascending ids as runs of consecutive integers: [1,2,3,7,8] -> [(1,3),(7,8)]."""
-    runs: list[tuple[int, int]] = []
-    first = last = ids[0]
-    for i in ids[1:]:
-        if i == last + 1:
-            last = i
-        else:
-            runs.append((first, last))
-            first = last = i
-    runs.append((first, last))
-    return runs
+            log.warning("outbox %s: Kafka: %s", self.table_name, kafka_error_name(err))
 
 
 def _backoff(attempt: int) -> float:
     return float(min(MAX_BACKOFF, 0.5 * 2 ** min(attempt - 1, 10)))
-
-
-def _kafka_error_name(err: object) -> str:
-    if isinstance(err, KafkaError):
-        return f"{err.name()}: {err.str()}"
-    return type(err).__name__
-
-
-def _describe(exc: BaseException) -> str:
-    """Exception class and the driver's first message line; never SQL parameters."""
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        first = str(exc.orig).strip().splitlines()
-        return f"{type(exc.orig).__name__}: {first[0] if first else ''}"
-    if isinstance(exc, SchemaRegistryError):
-        return f"registry error {exc.http_status_code}/{exc.error_code}: {exc.error_message}"
-    return type(exc).__name__
 
 
 __all__ = ["LeaseHeldError", "OutboxRelay", "RelayError", "RelayStats"]

@@ -168,7 +168,7 @@ class _Scenario:
             [
                 sys.executable,
                 "-m",
-                "databus.cli",
+                "cli",
                 "run",
                 "outbox-relay",
                 "--database-url",
@@ -198,7 +198,7 @@ class _Scenario:
 
     def start(self, log: str, *args: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "databus.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             cwd=PROJECT_ROOT,
             env=worker_env(self.settings),
             stdout=(self.tmp / log).open("ab"),
@@ -212,7 +212,7 @@ class _Scenario:
             [
                 sys.executable,
                 "-m",
-                "databus.cli",
+                "cli",
                 "backfill",
                 SECTOR,
                 "--database-url",
@@ -320,7 +320,7 @@ class _Scenario:
             [
                 sys.executable,
                 "-m",
-                "databus.cli",
+                "cli",
                 "reconcile",
                 SECTOR,
                 "--database-url",

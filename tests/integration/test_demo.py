@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from databus.cli.main import cli
+from cli.main import cli
 from databus.settings import Settings
 from tests.conftest import settings_env
 

@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 from confluent_kafka import Producer
 
-from databus.cli.main import cli
+from cli.main import cli
 from databus.dead_letter import H_OFFSET, H_REASON, H_TOPIC, DeadLetterWriter, Failure
 from databus.kafka_config import producer_config
 from databus.registry import registry_client

@@ -11,7 +11,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from databus.cli.main import cli
+from cli.main import cli
 from databus.settings import Settings
 from databus.topic_reader import header, read_all
 from databus.topology.topics import Topics

@@ -27,7 +27,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, create_engine, func, inspect, select, text
 
-from databus.cli.run_cmd import LEASE_HELD_EXIT, run
+from cli.run_cmd import LEASE_HELD_EXIT, run
 from databus.registry import registry_client
 from databus.serde import Decoder
 from databus.settings import Settings
@@ -46,7 +46,7 @@ from producers.outbox import (
     schema_name_for,
 )
 from producers.outbox.lease import PostgresLease
-from producers.outbox.relay import _runs
+from producers.outbox.rows import runs
 from schemas.avro_files import schema_names
 from schemas.catalog import EVENT_DOMAINS, EventDomain
 from schemas.codec import event_from_data
@@ -168,12 +168,12 @@ def header(msg: Message, name: str) -> str:
 
 
 def relay_command() -> list[str]:
-    """`python -m databus.cli run outbox-relay`, or the `run` group alone until it is wired in."""
-    from databus.cli.main import cli
+    """`python -m cli run outbox-relay`, or the `run` group alone until it is wired in."""
+    from cli.main import cli
 
     if "run" in cli.commands:
-        return [sys.executable, "-m", "databus.cli", "run", "outbox-relay"]
-    return [sys.executable, "-m", "databus.cli.run_cmd", "outbox-relay"]
+        return [sys.executable, "-m", "cli", "run", "outbox-relay"]
+    return [sys.executable, "-m", "cli.run_cmd", "outbox-relay"]
 
 
 def engine_for(dialect: str, local_stack: LocalStack, tmp_path: Path) -> Engine:
@@ -247,8 +247,8 @@ def test_fingerprints_name_every_shipped_schema_and_models_map_to_their_topic_re
 
 
 def test_marking_ranges_never_widen_over_unseen_ids() -> None:
-    assert _runs([1, 2, 3, 7, 8, 10]) == [(1, 3), (7, 8), (10, 10)]
-    assert _runs([5]) == [(5, 5)]
+    assert runs([1, 2, 3, 7, 8, 10]) == [(1, 3), (7, 8), (10, 10)]
+    assert runs([5]) == [(5, 5)]
 
 
 def test_ddl_statements_fill_in_the_table_and_refuse_unsafe_names() -> None:

@@ -514,7 +514,7 @@ def _relay(settings: Settings, url: str) -> float:
         [
             sys.executable,
             "-m",
-            "databus.cli",
+            "cli",
             "run",
             "outbox-relay",
             "--database-url",

@@ -177,7 +177,7 @@ class _Commands:
             [
                 sys.executable,
                 "-m",
-                "databus.cli",
+                "cli",
                 command,
                 self.sector,
                 "--database-url",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from databus.cli.main import cli
+from cli.main import cli
 from databus.settings import Settings
 from schemas.avro_files import AVRO_DIR
 from tests.conftest import settings_env

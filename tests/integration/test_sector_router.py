@@ -76,7 +76,7 @@ def test_changes_reach_exactly_the_sectors_allowed_to_see_them(
         [
             sys.executable,
             "-m",
-            "databus.cli",
+            "cli",
             "run",
             "router",
             "--group",
@@ -139,7 +139,7 @@ def test_changes_reach_exactly_the_sectors_allowed_to_see_them(
         [
             sys.executable,
             "-m",
-            "databus.cli",
+            "cli",
             "run",
             "usage-recorder",
             "--database-url",
@@ -158,7 +158,7 @@ def test_changes_reach_exactly_the_sectors_allowed_to_see_them(
     def listed() -> bool:
         nonlocal listing
         out = subprocess.run(
-            [sys.executable, "-m", "databus.cli", "usage", pin, "--database-url", audit, "--json"],
+            [sys.executable, "-m", "cli", "usage", pin, "--database-url", audit, "--json"],
             cwd=PROJECT_ROOT,
             env=worker_env(bus_ready),
             capture_output=True,

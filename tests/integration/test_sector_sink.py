@@ -89,7 +89,7 @@ def test_sink_upserts_newest_versions_and_dead_letters_poison(
         [
             sys.executable,
             "-m",
-            "databus.cli",
+            "cli",
             "run",
             "sink",
             sector,

@@ -272,7 +272,7 @@ def _consume_with_kills(
             [
                 sys.executable,
                 "-m",
-                "databus.cli",
+                "cli",
                 "run",
                 "sink",
                 SECTOR,
@@ -320,7 +320,7 @@ def _reconcile(settings: Settings, url: str, npd_url: str) -> dict[str, Any]:
         [
             sys.executable,
             "-m",
-            "databus.cli",
+            "cli",
             "reconcile",
             SECTOR,
             "--database-url",

@@ -111,7 +111,7 @@ def test_sink_rides_out_a_30_second_database_outage(
         [
             sys.executable,
             "-m",
-            "databus.cli",
+            "cli",
             "run",
             "sink",
             SECTOR,

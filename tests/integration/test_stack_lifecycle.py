@@ -10,7 +10,7 @@ from pathlib import Path
 
 from databus.stack.process import is_ours, port_open
 
-DATABUS = [sys.executable, "-m", "databus.cli"]
+DATABUS = [sys.executable, "-m", "cli"]
 
 
 def _run(args: list[str], stack_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from databus.cli.topics_cmd import topics as topics_cli
+from cli.topics_cmd import topics as topics_cli
 from databus.kafka_admin import TopicChange, TopicsApplyError, apply_topics, plan_topics
 from databus.settings import Settings
 from databus.topology import Topics, TopicSpec, load_topology

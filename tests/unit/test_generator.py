@@ -15,7 +15,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from databus.cli.generate_cmd import generate as generate_command
+from cli.generate_cmd import generate as generate_command
 from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.model import Topology

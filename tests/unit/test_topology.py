@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from databus.cli.topics_cmd import topics as topics_cli
+from cli.topics_cmd import topics as topics_cli
 from databus.settings import Settings
 from databus.topology import (
     TopicRole,

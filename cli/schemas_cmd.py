@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from databus.cli.output import console, emit_json, fail
+from cli.output import console, emit_json, fail
 from databus.settings import Settings
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "schemas" / "avro"

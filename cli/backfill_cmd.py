@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from databus.cli.output import console, emit_json, err_console, fail
-from databus.cli.sector_args import sector_databases, sector_urls
+from cli.output import console, emit_json, err_console, fail
+from cli.sector_args import sector_databases, sector_urls
 from databus.settings import Settings
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from databus.cli.output import console, fail
+from cli.output import console, fail
 from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.model import Topology
@@ -22,11 +22,11 @@ Step = tuple[str, Callable[[], bool]]
 
 def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) -> None:
     """Run every demo step in order; exit non-zero at the first one that does not hold."""
-    from databus.cli.demo.contracts import show_contracts
-    from databus.cli.demo.heartbeats import show_heartbeats
-    from databus.cli.demo.population import show_population_sync
-    from databus.cli.demo.publishing import show_publishing
-    from databus.cli.demo.sectors import show_sectors
+    from cli.demo.contracts import show_contracts
+    from cli.demo.heartbeats import show_heartbeats
+    from cli.demo.population import show_population_sync
+    from cli.demo.publishing import show_publishing
+    from cli.demo.sectors import show_sectors
 
     topology = load_topology(settings.topology)
     topics = Topics.from_settings(settings, topology)

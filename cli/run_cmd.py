@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from databus.cli.output import console, emit_json, fail
+from cli.output import console, emit_json, fail
 from databus.runtime import tune_gc
 from databus.settings import Settings
 
@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 COMPONENTS: dict[str, str] = {
-    "population-sync": "databus.cli.run_population:population_sync",
-    "router": "databus.cli.run_router:router",
-    "sink": "databus.cli.run_sink:sink",
-    "usage-recorder": "databus.cli.run_usage:usage_recorder",
+    "population-sync": "cli.run_population:population_sync",
+    "router": "cli.run_router:router",
+    "sink": "cli.run_sink:sink",
+    "usage-recorder": "cli.run_usage:usage_recorder",
 }
 """Sub-commands of `run` defined in other modules, loaded on first use."""
 
@@ -237,5 +237,5 @@ def outbox_relay(
         fail("stopped before the outbox was drained")
 
 
-if __name__ == "__main__":  # `python -m databus.cli.run_cmd ...`, before `run` joins the main CLI
+if __name__ == "__main__":  # `python -m cli.run_cmd ...`, before `run` joins the main CLI
     run(obj=Settings(), prog_name="databus run")

@@ -7,7 +7,7 @@ import os
 import click
 from rich.table import Table
 
-from databus.cli.output import console, emit_json, fail
+from cli.output import console, emit_json, fail
 from databus.settings import Settings
 
 

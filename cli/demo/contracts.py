@@ -8,7 +8,7 @@ import unicodedata
 
 from rich.table import Table
 
-from databus.cli.output import console
+from cli.output import console
 from databus.contracts import binding_for
 from databus.registry import registry_client
 from databus.serde import Decoder, Encoder

@@ -10,8 +10,8 @@ from pathlib import Path
 from rich.table import Table
 from sqlalchemy import create_engine, func, select
 
-from databus.cli.demo.population import _start, _stop
-from databus.cli.output import console
+from cli.demo.population import _start, _stop
+from cli.output import console
 from databus.settings import Settings
 from databus.topology.model import Topology
 

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from databus.cli.output import fail
+from cli.output import fail
 from databus.settings import Settings
 
 DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"

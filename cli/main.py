@@ -6,16 +6,16 @@ from pathlib import Path
 
 import click
 
-from databus.cli.backfill_cmd import backfill
-from databus.cli.dlq_cmd import dlq
-from databus.cli.generate_cmd import generate
-from databus.cli.publish_cmd import publish
-from databus.cli.reconcile_cmd import reconcile
-from databus.cli.run_cmd import run
-from databus.cli.schemas_cmd import schemas
-from databus.cli.stack_cmd import stack
-from databus.cli.topics_cmd import topics
-from databus.cli.usage_cmd import usage
+from cli.backfill_cmd import backfill
+from cli.dlq_cmd import dlq
+from cli.generate_cmd import generate
+from cli.publish_cmd import publish
+from cli.reconcile_cmd import reconcile
+from cli.run_cmd import run
+from cli.schemas_cmd import schemas
+from cli.stack_cmd import stack
+from cli.topics_cmd import topics
+from cli.usage_cmd import usage
 from databus.settings import Settings
 
 
@@ -57,7 +57,7 @@ cli.add_command(reconcile)
 @click.pass_obj
 def demo(settings: Settings, events: int, citizens: int, workdir: Path) -> None:
     """The main job on the embedded default, narrated; exit 0 only if every step held."""
-    from databus.cli.demo import run_demo
+    from cli.demo import run_demo
 
     run_demo(settings, events, citizens, workdir)
 

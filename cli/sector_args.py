@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from databus.cli.output import fail
+from cli.output import fail
 
 if TYPE_CHECKING:
     from databus.topology.model import Topology

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
-from databus.cli.output import console, emit_json, fail
-from databus.cli.sector_args import sector_databases, sector_urls
+from cli.output import console, emit_json, fail
+from cli.sector_args import sector_databases, sector_urls
 from databus.settings import Settings
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from databus.cli.output import console, emit_json, err_console, fail
+from cli.output import console, emit_json, err_console, fail
 from databus.settings import Settings
 
 if TYPE_CHECKING:

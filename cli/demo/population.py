@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.table import Table
 from sqlalchemy import create_engine, func, select
 
-from databus.cli.output import console
+from cli.output import console
 from databus.settings import Settings
 
 TIMEOUT = 300.0
@@ -114,7 +114,7 @@ def _start(settings: Settings, args: list[str], log: Path) -> subprocess.Popen[b
         "DATABUS_TOPOLOGY": str(settings.topology),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "databus.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from rich.table import Table
 
-from databus.cli.output import console, fail
+from cli.output import console, fail
 from databus.registry import registry_client, value_subject
 from databus.serde import Decoder, Encoder, framing
 from databus.settings import Settings

@@ -14,7 +14,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from databus.cli.output import console, emit_json, fail
+from cli.output import console, emit_json, fail
 from databus.settings import Settings
 
 SHOWN = 50

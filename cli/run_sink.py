@@ -9,7 +9,7 @@ import threading
 
 import click
 
-from databus.cli.output import console, fail
+from cli.output import console, fail
 from databus.settings import Settings
 
 

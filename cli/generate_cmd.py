@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from databus.cli.output import console, emit_json, fail
+from cli.output import console, emit_json, fail
 from databus.settings import Settings
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from databus.cli.output import console, emit_json, fail
+from cli.output import console, emit_json, fail
 from databus.settings import Settings
 from databus.stack.errors import StackError
 from databus.stack.launcher import Stack

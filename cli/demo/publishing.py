@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from databus.cli.output import console
+from cli.output import console
 from databus.settings import Settings
 from databus.topology.model import Topology
 
