@@ -9,8 +9,9 @@ from rich.table import Table
 
 from cli.output import console, emit_json, fail
 from databus.settings import Settings
+from schemas.avro_files import AVRO_DIR
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "schemas" / "avro"
+DEFAULT_DIR = AVRO_DIR
 
 
 @click.group()
