@@ -140,7 +140,9 @@ def _check_freshness(by_name: dict[str, Running], occurred: datetime) -> None:
             text, "databus_connection_watermark_timestamp_seconds", connection=connection
         )
         assert watermark == [occurred.timestamp()], component.name
-        (seconds,) = _samples(text, "databus_connection_freshness_seconds_sum")
+        (seconds,) = _samples(
+            text, "databus_connection_freshness_seconds_sum", connection=connection
+        )
         elapsed = (datetime.now(UTC) - occurred).total_seconds()
         assert DELAY <= seconds <= elapsed, (component.name, seconds, elapsed)
         bucket = "databus_connection_freshness_seconds_bucket"
