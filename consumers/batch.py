@@ -116,10 +116,6 @@ class BatchConsumer(ABC, Generic[Item]):
     def committed(self, messages: Sequence[Message], applied_at: datetime) -> None:
         """Called once the database committed the items of `messages` (freshness hooks)."""
 
-    def ready(self) -> bool:
-        """Partitions assigned and the database taking writes."""
-        return self.assigned.is_set() and self.database_ok.is_set()
-
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if partitions:
             self.assigned.set()
