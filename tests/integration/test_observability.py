@@ -51,11 +51,11 @@ def _samples(exposition: str, name: str, **labels: str) -> list[float]:
     ]
 
 
-def _birth(occurred: datetime) -> dict[str, object]:
+def _birth(occurred: datetime, serial: int = 424_242) -> dict[str, object]:
     """A birth registered DELAY seconds after it occurred (the publish time)."""
     event = copy.deepcopy(EXAMPLES["BirthRegistered"])
     event["event_id"] = str(uuid.uuid4())
-    event["subject_pin"] = make_pin("001", date(2024, 5, 17), "FEMALE", 424_242)
+    event["subject_pin"] = make_pin("001", date(2024, 5, 17), "FEMALE", serial)
     event["occurred_at"] = occurred.isoformat()
     event["recorded_at"] = (occurred + timedelta(seconds=DELAY)).isoformat()
     return event
@@ -213,6 +213,22 @@ def test_components_freshness_prometheus_alerts_and_dashboards(
         freshness = 'databus_connection_freshness_seconds_count{connection="population-to-tax"}'
         wait_for(lambda: prometheus.query(freshness)["data"]["result"], 30, "freshness scraped")
         _check_dashboards(prometheus, bus_ready.topology)
+
+        # a birth registered two hours late: both connections burn their freshness budget
+        late = _birth(datetime.now(UTC) - timedelta(hours=2), 424_243)
+        with Publisher.for_source("civil-status", settings=bus_ready, heartbeats=False) as pub:
+            future = pub.publish(late)
+            assert pub.flush(30).complete
+        assert future.result(0)
+        for connection in ("civil-status-to-population", "population-to-tax"):
+            wait_for(
+                lambda c=connection: prometheus.firing(
+                    "DatabusFreshnessBudgetBurnFast", connection=c
+                ),
+                60,
+                f"DatabusFreshnessBudgetBurnFast firing on {connection}",
+                *running,
+            )
 
         # dead letters growing: two poison projections, a few scrapes apart
         raw = Producer({"bootstrap.servers": bus_ready.endpoints.bootstrap_servers})
