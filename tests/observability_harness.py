@@ -64,8 +64,12 @@ class Running:
     def get(self, path: str) -> tuple[int, str]:
         return get(self.url(path))
 
+    def output(self) -> str:
+        """Everything the component logged so far."""
+        return self.log.read_text(errors="replace")
+
     def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
+        return self.output()[-3000:]
 
     def stop(self) -> None:
         stop_worker(self.process)

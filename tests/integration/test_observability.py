@@ -151,12 +151,12 @@ def _check_freshness(by_name: dict[str, Running], occurred: datetime) -> None:
 
 
 def _check_expositions(running: list[Running], personal: list[str]) -> None:
-    """promtool finds nothing in any exposition; no personal value in any body."""
+    """promtool finds nothing in any exposition; no personal value in any body or log."""
     for component in running:
         text = _metrics(component)
         assert promtool_check_metrics(text) == "", component.name
         pages = text + component.get("/readyz")[1] + component.get("/healthz")[1]
-        leaked = [value for value in personal if value in pages]
+        leaked = [value for value in personal if value in pages + component.output()]
         assert not leaked, f"{component.name} exposes personal data"
 
 
