@@ -15,6 +15,7 @@ demo: $(STAMP)
 	$(BIN)/databus topics apply
 	$(BIN)/databus schemas register
 	$(BIN)/databus demo
+	@echo "Prometheus config and alert rules: deploy/prometheus/; Grafana dashboards: deploy/grafana/ (docs/observability.md)"
 
 ## test: ruff, mypy, then every test (integration tests start the real stack themselves)
 test: $(STAMP)

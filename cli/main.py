@@ -9,6 +9,7 @@ import click
 from cli.backfill_cmd import backfill
 from cli.dlq_cmd import dlq
 from cli.generate_cmd import generate
+from cli.observability_cmd import observability
 from cli.publish_cmd import publish
 from cli.reconcile_cmd import reconcile
 from cli.run_cmd import run
@@ -37,6 +38,7 @@ cli.add_command(run)
 cli.add_command(usage)
 cli.add_command(backfill)
 cli.add_command(reconcile)
+cli.add_command(observability)
 
 
 @cli.command()

@@ -31,6 +31,9 @@ from databus.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from databus.http_service import HealthService
+    from producers.outbox import OutboxRelay
+
 COMPONENTS: dict[str, str] = {
     "population-sync": "cli.run_population:population_sync",
     "router": "cli.run_router:router",
@@ -123,6 +126,20 @@ def _outbox_engine(url: str, table: str) -> Engine:
     return engine
 
 
+def _serve_relay_health(relay: OutboxRelay, engine: Engine, port: int) -> HealthService | None:
+    """The relay's endpoints: ready while it holds the lease or waits as a standby, with its
+    database answering."""
+    from cli.health import serve_health
+    from databus.http_service import Check
+    from databus.readiness import DatabaseProbe
+
+    checks: dict[str, Check] = {
+        "lease": lambda: relay.leased.is_set() or relay.standby.is_set(),
+        "database": DatabaseProbe(engine).start(),
+    }
+    return serve_health("outbox-relay", port, checks)
+
+
 @run.command("outbox-relay")
 @click.option("--database-url", help="SQLAlchemy URL of the database holding the outbox.")
 @click.option(
@@ -146,7 +163,7 @@ def _outbox_engine(url: str, table: str) -> Engine:
     type=click.IntRange(0, 65535),
     default=0,
     show_default=True,
-    help="Serve Prometheus metrics on 127.0.0.1:PORT (0: do not serve).",
+    help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: do not serve).",
 )
 @click.option(
     "--idle-sleep",
@@ -200,10 +217,6 @@ def outbox_relay(
     except EndpointsMissingError as exc:
         fail(str(exc))
     engine = _outbox_engine(url, table)
-    if metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics_port, addr="127.0.0.1")
     relay = OutboxRelay(
         engine,
         endpoints.bootstrap_servers,
@@ -213,6 +226,7 @@ def outbox_relay(
         idle_sleep=idle_sleep,
         lease_timeout=lease_timeout,
     )
+    service = _serve_relay_health(relay, engine, metrics_port)
     tune_gc()
     with stop_on_signals() as stop:
         try:
@@ -222,6 +236,8 @@ def outbox_relay(
         except RelayError as exc:
             fail(str(exc))
         finally:
+            if service is not None:
+                service.stop()
             engine.dispose()
     if as_json:
         emit_json({"ok": stats.drained or not drain, "table": table, **stats.as_dict()})

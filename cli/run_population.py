@@ -38,7 +38,7 @@ DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
     "--metrics-port",
     default=0,
     show_default=True,
-    help="Serve Prometheus metrics on 127.0.0.1:PORT (0: off).",
+    help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: off).",
 )
 @click.option(
     "--log-level",
@@ -59,8 +59,10 @@ def population_sync(
 ) -> None:
     """Apply the source topics to the population database, exactly once in effect."""
     import faust
-    from prometheus_client import start_http_server
 
+    from cli.health import serve_health
+    from databus.http_service import Check
+    from databus.readiness import DatabaseProbe, FaustAssignment
     from databus.runtime import tune_gc
     from streams.population.worker import PopulationSync
 
@@ -70,10 +72,13 @@ def population_sync(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
     sync = PopulationSync(settings, url, group=group)
     app = sync.build_app(batch_size=batch_size, within=within)
+    checks: dict[str, Check] = {
+        "assigned": FaustAssignment(app),
+        "database": DatabaseProbe(sync.engine).start(),
+    }
+    serve_health("population-sync", metrics_port, checks)
     worker = faust.Worker(app, loglevel=log_level.replace("warning", "warn"), quiet=True)
     tune_gc()
     import sys as _s

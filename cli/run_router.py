@@ -21,7 +21,7 @@ from databus.settings import Settings
     "--metrics-port",
     default=0,
     show_default=True,
-    help="Serve Prometheus metrics on 127.0.0.1:PORT (0: off).",
+    help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: off).",
 )
 @click.option(
     "--log-level",
@@ -40,17 +40,17 @@ def router(
 ) -> None:
     """Project population changes onto each sector's topic and record the data usage."""
     import faust
-    from prometheus_client import start_http_server
 
+    from cli.health import serve_health
+    from databus.readiness import FaustAssignment
     from databus.runtime import tune_gc
     from streams.router.worker import SectorRouter
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
     app = SectorRouter(settings, group=group).build_app(batch_size=batch_size, within=within)
+    serve_health("router", metrics_port, {"assigned": FaustAssignment(app)})
     worker = faust.Worker(app, loglevel=log_level.replace("warning", "warn"), quiet=True)
     tune_gc()
     worker.execute_from_commandline()

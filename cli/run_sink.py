@@ -39,7 +39,7 @@ from databus.settings import Settings
     "--metrics-port",
     default=0,
     show_default=True,
-    help="Serve Prometheus metrics on 127.0.0.1:PORT (0: off).",
+    help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: off).",
 )
 @click.option(
     "--log-level",
@@ -61,9 +61,10 @@ def sink(
     log_level: str,
 ) -> None:
     """Upsert the sector's projections into its database (PostgreSQL, MariaDB or SQLite)."""
-    from prometheus_client import start_http_server
-
+    from cli.health import serve_health
     from consumers.sink.worker import SectorSink
+    from databus.http_service import Check
+    from databus.readiness import DatabaseProbe
     from databus.topology.loader import load_topology
 
     topology = load_topology(settings.topology)
@@ -76,8 +77,6 @@ def sink(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -90,7 +89,15 @@ def sink(
         instance_id=instance_id,
         max_wait=max_wait,
     )
+    checks: dict[str, Check] = {
+        "assigned": sink.assigned.is_set,
+        "writes": sink.database_ok.is_set,
+        "database": DatabaseProbe(sink.engine).start(),
+    }
+    service = serve_health(f"sink-{sector}", metrics_port, checks)
     stats = sink.run(stop.is_set)
+    if service is not None:
+        service.stop()
     console.print(
         f"sink {sector}: {stats.rows} rows in {stats.batches} batches, "
         f"{stats.dead_letters} dead letters"

@@ -26,6 +26,12 @@ DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
 )
 @click.option("--group", default="data-usage", show_default=True, help="Consumer group.")
 @click.option(
+    "--metrics-port",
+    default=0,
+    show_default=True,
+    help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: off).",
+)
+@click.option(
     "--log-level",
     default="warning",
     show_default=True,
@@ -33,10 +39,18 @@ DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
 )
 @click.pass_obj
 def usage_recorder(
-    settings: Settings, database_url: str | None, database_url_env: str, group: str, log_level: str
+    settings: Settings,
+    database_url: str | None,
+    database_url_env: str,
+    group: str,
+    metrics_port: int,
+    log_level: str,
 ) -> None:
     """Consume bus.data-usage.v1 into the data_usage audit table."""
+    from cli.health import serve_health
     from consumers.usage.worker import UsageRecorder
+    from databus.http_service import Check
+    from databus.readiness import DatabaseProbe
 
     url = database_url or os.environ.get(database_url_env)
     if not url:
@@ -46,6 +60,14 @@ def usage_recorder(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     recorder = UsageRecorder(settings, url, group=group)
+    checks: dict[str, Check] = {
+        "assigned": recorder.assigned.is_set,
+        "writes": recorder.database_ok.is_set,
+        "database": DatabaseProbe(recorder.engine).start(),
+    }
+    service = serve_health("usage-recorder", metrics_port, checks)
     tune_gc()
     stats = recorder.run(stop.is_set)
+    if service is not None:
+        service.stop()
     console.print(f"usage recorder: {stats.rows} releases stored in {stats.batches} batches")

@@ -16,11 +16,13 @@ One batch is written at a time, in consumption order, and batch k's offsets are 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
@@ -48,6 +50,8 @@ class _Writing(Generic[Item]):
     messages: Sequence[Message]
     items: list[Item]
     future: Future[int] | None
+    decoded: Sequence[Message] = ()
+    """The messages that became items (the others were dead-lettered)."""
 
 
 @dataclass
@@ -95,6 +99,11 @@ class BatchConsumer(ABC, Generic[Item]):
             self.producer, Encoder(registry, dead_letter_topic, "DeadLetter"), group
         )
         self.stats = ConsumerStats()
+        self.assigned = threading.Event()
+        """Set while the consumer holds partitions of its group (readiness)."""
+        self.database_ok = threading.Event()
+        """Cleared while writes fail and are retried (readiness)."""
+        self.database_ok.set()
 
     @abstractmethod
     def to_item(self, record: Contract) -> Item:
@@ -104,9 +113,19 @@ class BatchConsumer(ABC, Generic[Item]):
     def write(self, conn: Connection, items: Sequence[Item]) -> int:
         """Write a batch inside the given transaction; return how many rows it wrote."""
 
+    def committed(self, messages: Sequence[Message], applied_at: datetime) -> None:
+        """Called once the database committed the items of `messages` (freshness hooks)."""
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if partitions:
+            self.assigned.set()
+
+    def _on_revoke(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+        self.assigned.clear()
+
     def run(self, should_stop: Callable[[], bool]) -> ConsumerStats:
         """Consume until `should_stop()`; every batch is durable before its offsets move."""
-        self.consumer.subscribe([self.topic])
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         writer = ThreadPoolExecutor(1, thread_name_prefix="batch-writer")
         writing: _Writing[Item] | None = None
         try:
@@ -116,13 +135,13 @@ class BatchConsumer(ABC, Generic[Item]):
                 messages = [
                     m for m in self.consumer.consume(self.batch_size, wait) if not _skippable(m)
                 ]
-                items = self._decode(messages)
+                items, decoded = self._decode(messages)
                 if writing is not None:
                     self._complete(writing)
                     writing = None
                 if messages:
                     future = writer.submit(self._write_once, items) if items else None
-                    writing = _Writing(messages, items, future)
+                    writing = _Writing(messages, items, future, decoded)
             if writing is not None:
                 self._complete(writing)
         finally:
@@ -133,12 +152,14 @@ class BatchConsumer(ABC, Generic[Item]):
 
     def process(self, messages: Sequence[Message]) -> None:
         """Decode, write, deliver dead letters, commit offsets: one batch, synchronously."""
-        self._complete(_Writing(messages, self._decode(messages), None), write_here=True)
+        items, decoded = self._decode(messages)
+        self._complete(_Writing(messages, items, None, decoded), write_here=True)
 
-    def _decode(self, messages: Sequence[Message]) -> list[Item]:
-        """The items of a batch; what cannot be decoded is dead-lettered (delivered later,
-        before the batch's offsets are committed)."""
+    def _decode(self, messages: Sequence[Message]) -> tuple[list[Item], list[Message]]:
+        """The items of a batch and the messages they came from; what cannot be decoded is
+        dead-lettered (delivered later, before the batch's offsets are committed)."""
         items: list[Item] = []
+        decoded: list[Message] = []
         for message in messages:
             try:
                 record = self.decoder.decode(message.value(), record=f"offset {message.offset()}")
@@ -150,7 +171,8 @@ class BatchConsumer(ABC, Generic[Item]):
                 self.stats.dead_letters += 1
                 continue
             items.append(self.to_item(record))
-        return items
+            decoded.append(message)
+        return items, decoded
 
     def _write_once(self, items: list[Item]) -> int:
         with self.engine.begin() as conn:
@@ -169,6 +191,8 @@ class BatchConsumer(ABC, Generic[Item]):
                 written = self._write_retrying(batch.items)
         elif write_here and batch.items:
             written = self._write_retrying(batch.items)
+        if batch.items:
+            self.committed(batch.decoded, datetime.now(UTC))
         while self.producer.flush(10) > 0:  # dead letters delivered before offsets move
             time.sleep(0.5)
         self.consumer.commit(offsets=_next_offsets(batch.messages), asynchronous=False)
@@ -186,6 +210,7 @@ class BatchConsumer(ABC, Generic[Item]):
                 except (OperationalError, DBAPIError) as error:
                     if not (error.connection_invalidated or isinstance(error, OperationalError)):
                         raise
+                    self.database_ok.clear()
                     if not paused:
                         paused = self.consumer.assignment()
                         self.consumer.pause(paused)
@@ -193,6 +218,7 @@ class BatchConsumer(ABC, Generic[Item]):
                     self._idle(delay)
                     delay = min(delay * 2, MAX_BACKOFF)
         finally:
+            self.database_ok.set()
             if paused:
                 self.consumer.resume(paused)
 

@@ -6,6 +6,8 @@ Label values come from the topology (agency, sector, connection, topic), the con
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (
@@ -92,3 +94,42 @@ ROUTER_RELEASES = Counter(
 SINK_ROWS = Counter(
     "databus_sink_rows_total", "Projection rows a sector sink committed.", ["sector"]
 )
+
+# -- connections and component health (issue 12; the contract is docs/observability.md) -------
+
+FRESHNESS_BASE_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 21600, 86400, 604800)
+"""Freshness buckets in seconds; every freshness objective of the topology is added to them."""
+
+CONNECTION_WATERMARK = Gauge(
+    "databus_connection_watermark_timestamp_seconds",
+    "occurred_at of the newest event applied on the connection (Unix seconds).",
+    ["connection"],
+)
+COMPONENT_READY = Gauge(
+    "databus_component_ready",
+    "1 when the component is ready (its /readyz answers 200), else 0.",
+    ["component"],
+)
+
+_freshness: dict[frozenset[float], Histogram] = {}
+"""The freshness histogram, by its buckets (one entry once created)."""
+
+
+def connection_freshness(objectives: Iterable[float]) -> Histogram:
+    """`databus_connection_freshness_seconds{connection}`, created on first use with the base
+    buckets plus every objective (seconds); `ValueError` if a later caller needs a bucket the
+    histogram does not have (one process, one topology)."""
+    wanted = {float(seconds) for seconds in objectives}
+    if not _freshness:
+        buckets = frozenset(wanted.union(FRESHNESS_BASE_BUCKETS))
+        _freshness[buckets] = Histogram(
+            "databus_connection_freshness_seconds",
+            "applied_at minus occurred_at, observed after the commit where the data lands.",
+            ["connection"],
+            buckets=sorted(buckets),
+        )
+    ((buckets, histogram),) = _freshness.items()
+    missing = wanted.difference(buckets)
+    if missing:
+        raise ValueError(f"freshness histogram lacks objective buckets {sorted(missing)}")
+    return histogram

@@ -8,11 +8,14 @@ how a projection becomes a row and how rows are upserted (`store.upsert`, versio
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from confluent_kafka import Message
 from sqlalchemy import Connection, create_engine
 
 from consumers.batch import BatchConsumer
 from consumers.sink.store import Row, create_sector_schema, projection_row, upsert
+from databus.freshness import ConnectionFreshness, occurred_at_of
 from databus.metrics import SINK_ROWS
 from databus.settings import Settings
 from databus.topology.loader import load_topology
@@ -40,6 +43,7 @@ class SectorSink(BatchConsumer[Row]):
         topology = load_topology(settings.topology)
         self.sector = sector
         self.erase_deceased = topology.sector(sector).on_deceased == "delete"
+        self.freshness = ConnectionFreshness.for_sector(topology, sector)
         engine = create_engine(database_url, pool_pre_ping=True)
         create_sector_schema(engine)
         topic = Topics.from_settings(settings, topology).sector_topic(sector)
@@ -67,3 +71,11 @@ class SectorSink(BatchConsumer[Row]):
         written = upsert(conn, items)
         SINK_ROWS.labels(self.sector).inc(written)
         return written
+
+    def committed(self, messages: Sequence[Message], applied_at: datetime) -> None:
+        """Freshness of the sector's connection: applied_at minus the originating change's
+        occurred_at (the router's `occurred_at_ms` header; snapshots carry none)."""
+        for message in messages:
+            occurred_at = occurred_at_of(message.headers())
+            if occurred_at is not None:
+                self.freshness.observe(self.sector, occurred_at, applied_at)

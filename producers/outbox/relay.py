@@ -138,6 +138,8 @@ class OutboxRelay:
         self.drain_retries = drain_retries
         self.leased = threading.Event()
         """Set while this relay holds the lease (tests and health checks read it)."""
+        self.standby = threading.Event()
+        """Set while this relay waits as a standby for another relay's lease."""
         self._producer_conf = producer_config(
             bootstrap,
             client_id or f"databus-outbox-relay-{table}",
@@ -289,13 +291,16 @@ class OutboxRelay:
                 self._drop(conn)
                 raise
             if acquired:
+                self.standby.clear()
                 self.leased.set()
                 log.info("outbox %s: lease taken; relaying", self.table_name)
                 return conn
             conn.close()
             now = time.monotonic()
             if deadline is not None and now >= deadline:
+                self.standby.clear()
                 raise LeaseHeldError(self.table_name)
+            self.standby.set()
             if not announced:
                 log.warning(
                     "outbox %s: another relay holds the lease; waiting as a standby",
@@ -304,6 +309,7 @@ class OutboxRelay:
                 announced = True
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - now))
             if stop.wait(wait):
+                self.standby.clear()
                 return None
 
     def _release(self, conn: Connection) -> None:

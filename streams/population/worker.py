@@ -31,6 +31,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from databus.dead_letter import DeadLetterWriter, Failure
+from databus.freshness import ConnectionFreshness
 from databus.kafka_config import producer_config
 from databus.metrics import (
     DEAD_LETTERS,
@@ -95,6 +96,7 @@ class PopulationSync:
         create_population_schema(self.engine)
         create_outbox(self.engine, outbox_table)
         self.applier = PopulationApplier(self.topology, PopulationOutbox(self.topics, outbox_table))
+        self.freshness = ConnectionFreshness.for_population(self.topology, self.topics)
         endpoints = settings.endpoints
         registry = registry_client(endpoints.registry_url)
         self.source_topics = [self.topics.source_topic(name) for name in self.topology.sources]
@@ -182,6 +184,7 @@ class PopulationSync:
             SYNC_FRESHNESS.labels(event.source).observe(
                 max(0.0, (now - event.occurred_at).total_seconds())
             )
+            self.freshness.observe(outcome.incoming.topic, event.occurred_at, now)
         elif outcome.status == "dead_letter":
             record = RawRecord(
                 outcome.incoming.topic,

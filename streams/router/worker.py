@@ -23,6 +23,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from databus.dead_letter import DeadLetterWriter, Failure
+from databus.freshness import occurred_at_header
 from databus.kafka_config import producer_config
 from databus.metrics import DEAD_LETTERS, ROUTER_RELEASES
 from databus.projection import releases
@@ -36,6 +37,7 @@ from streams.population.worker import FATAL_EXIT, MAX_BACKOFF, RawRecord, raw_re
 
 log = logging.getLogger(__name__)
 CONSUMER = "sector-router"
+Headers = list[tuple[str, str | bytes | None]] | None
 
 
 class SectorRouter:
@@ -74,6 +76,7 @@ class SectorRouter:
                     self.topics.sector_topic(release.sector),
                     self.projection_encoders[release.sector].encode(release.projection),
                     change.pin,
+                    [occurred_at_header(change.occurred_at)],  # the sink's freshness
                 )
                 self._produce(
                     self.topics.data_usage, self.usage_encoder.encode(release.usage), change.pin
@@ -106,10 +109,16 @@ class SectorRouter:
                 DEAD_LETTERS.labels(self.group, "unknown", "PopulationChange", error.reason).inc()
                 return None
 
-    def _produce(self, topic: str, value: bytes, key: str) -> None:
+    def _produce(
+        self,
+        topic: str,
+        value: bytes,
+        key: str,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> None:
         while True:
             try:
-                self.producer.produce(topic, value, key)
+                self.producer.produce(topic, value, key, headers=headers)
                 return
             except BufferError:
                 self.producer.poll(0.05)
