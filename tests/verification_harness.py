@@ -8,7 +8,7 @@ import subprocess
 import sys
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ from databus.settings import Settings
 from databus.topology.loader import load_topology
 from producers.generator import GeneratorConfig, generate
 from producers.generator.writer import CITIZENS_FILE
-from schemas.domain import make_pin
 from streams.verification.answers import create_answers_schema
 from tests.population_harness import PROJECT_ROOT, worker_env
 
@@ -114,113 +113,100 @@ class Campaign:
     expected: list[Expected]
 
 
+@dataclass
+class _Case:
+    """One record being built: what is claimed, what the NPD holds, what must come back."""
+
+    citizen: dict[str, Any]
+    claims: dict[str, str]
+    pin: str
+    status: str = "MATCHED"
+    verdicts: dict[str, str] = field(default_factory=dict)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    deceased: bool = False
+    link: tuple[str, str] | None = None
+    subject: dict[str, Any] | None = None
+
+
+def _mismatch(case: _Case, name: str) -> None:
+    case.verdicts[name], case.status = "MISMATCH", "MISMATCHED"
+
+
+def _unchecked(case: _Case, status: str) -> None:
+    case.status, case.verdicts = status, dict.fromkeys(case.claims, "NOT_CHECKED")
+
+
+def _alter(kind: str, case: _Case, taken: set[str]) -> None:
+    claims = case.claims
+    if kind == "no_diacritics":
+        for name in NAMES:
+            if name in claims:
+                claims[name] = _strip(claims[name])
+                if not case.citizen[name].isascii():
+                    case.verdicts[name], case.status = "MATCH_IGNORING_DIACRITICS", "PARTIAL"
+    elif kind == "uppercase":
+        for name in NAMES:
+            if name in claims:
+                claims[name] = claims[name].upper()
+    elif kind == "name_typo":
+        claims["given_name"] = _typo(claims["given_name"])
+        _mismatch(case, "given_name")
+    elif kind == "wrong_birth_date":
+        born = date.fromisoformat(claims["date_of_birth"])
+        shifted = born - timedelta(days=1) if born.day > 1 else born + timedelta(days=1)
+        claims["date_of_birth"] = shifted.isoformat()
+        _mismatch(case, "date_of_birth")
+    elif kind == "wrong_sex":
+        claims["sex"] = "MALE" if claims["sex"] == "FEMALE" else "FEMALE"
+        _mismatch(case, "sex")
+    elif kind == "deceased":
+        case.deceased, case.status = True, "DECEASED"
+        case.citizen["date_of_death"] = "2026-06-01"
+    elif kind == "unknown_pin":
+        case.pin, case.subject = _new_pin(case.pin, taken), None
+        _unchecked(case, "NOT_FOUND")
+    elif kind == "pin_reestablished":
+        new = _new_pin(case.pin, taken)
+        case.citizen = {**case.citizen, "pin": new}
+        case.subject, case.link = case.citizen, (case.pin, new)
+        _unchecked(case, "PIN_REPLACED")
+    elif kind == "malformed_pin":
+        case.pin, case.subject = "999" + case.pin[3:], None
+        case.problems = [("pin", "pin.place_code")]
+        _unchecked(case, "INVALID")
+
+
 def build_campaign(citizens: list[dict[str, Any]], count: int) -> Campaign:
-    """`count` records over `citizens`, the alteration of record i being ALTERATIONS[i % 10]."""
+    """`count` records over `citizens`, the alteration of record i being ALTERATIONS[i % 10];
+    beyond len(citizens), records are copies of citizens under new PINs."""
     taken = {c["pin"] for c in citizens}
-    rows: list[dict[str, Any]] = []
-    links: list[tuple[str, str]] = []
-    expected: list[Expected] = []
+    campaign = Campaign([], [], [])
     for i in range(count):
         citizen = dict(citizens[i % len(citizens)])
-        kind = ALTERATIONS[i % len(ALTERATIONS)]
-        claims = _claims(citizen)
-        match = dict.fromkeys(claims, "MATCH")
-        pin = citizen["pin"]
-        status, verdicts, problems = "MATCHED", match, []
-        subject: dict[str, Any] | None = citizen
-        deceased = False
-        if i >= len(citizens):  # a second record for the same citizen: another copy of it
-            pin = _new_pin(pin, taken)
-            citizen = {**citizen, "pin": pin}
+        if i >= len(citizens):
+            pin = _new_pin(citizen["pin"], taken)
+            citizen["pin"] = pin
             if citizen.get("identity_card"):
                 citizen["identity_card"] = {**citizen["identity_card"], "number": pin}
-            claims = _claims(citizen)
-            subject = citizen
-        if kind == "no_diacritics":
-            for name in NAMES:
-                if name in claims:
-                    claims[name] = _strip(claims[name])
-                    if not citizen[name].isascii():
-                        verdicts[name] = "MATCH_IGNORING_DIACRITICS"
-            if "MATCH_IGNORING_DIACRITICS" in verdicts.values():
-                status = "PARTIAL"
-        elif kind == "uppercase":
-            for name in NAMES:
-                if name in claims:
-                    claims[name] = claims[name].upper()
-        elif kind == "name_typo":
-            claims["given_name"] = _typo(claims["given_name"])
-            verdicts["given_name"], status = "MISMATCH", "MISMATCHED"
-        elif kind == "wrong_birth_date":
-            born = date.fromisoformat(claims["date_of_birth"])
-            shifted = born - timedelta(days=1) if born.day > 1 else born + timedelta(days=1)
-            claims["date_of_birth"] = shifted.isoformat()
-            verdicts["date_of_birth"], status = "MISMATCH", "MISMATCHED"
-        elif kind == "wrong_sex":
-            claims["sex"] = "MALE" if claims["sex"] == "FEMALE" else "FEMALE"
-            verdicts["sex"], status = "MISMATCH", "MISMATCHED"
-        elif kind == "deceased":
-            deceased = True
-            citizen["date_of_death"] = "2026-06-01"
-            status = "DECEASED"
-        elif kind == "unknown_pin":
-            claims_pin = make_pin(
-                pin[:3], date.fromisoformat(citizen["date_of_birth"]), citizen["sex"], 0
-            )
-            claims_pin = _new_pin(claims_pin, taken)
-            expected.append(
-                Expected(
-                    {"record_id": f"sub-{i}", "pin": claims_pin, **claims},
-                    kind,
-                    "NOT_FOUND",
-                    dict.fromkeys(claims, "NOT_CHECKED"),
-                    [],
-                    None,
-                )
-            )
-            rows.append(_row(citizen, deceased))
-            continue
-        elif kind == "pin_reestablished":
-            new = _new_pin(pin, taken)
-            moved = {**citizen, "pin": new}
-            links.append((pin, new))
-            rows.append(_row(moved, False))
-            expected.append(
-                Expected(
-                    {"record_id": f"sub-{i}", "pin": pin, **claims},
-                    kind,
-                    "PIN_REPLACED",
-                    dict.fromkeys(claims, "NOT_CHECKED"),
-                    [],
-                    moved,
-                )
-            )
-            continue
-        elif kind == "malformed_pin":
-            expected.append(
-                Expected(
-                    {"record_id": f"sub-{i}", "pin": "999" + pin[3:], **claims},
-                    kind,
-                    "INVALID",
-                    dict.fromkeys(claims, "NOT_CHECKED"),
-                    [("pin", "pin.place_code")],
-                    None,
-                )
-            )
-            rows.append(_row(citizen, deceased))
-            continue
-        rows.append(_row(citizen, deceased))
-        expected.append(
+        claims = _claims(citizen)
+        kind = ALTERATIONS[i % len(ALTERATIONS)]
+        case = _Case(citizen, claims, citizen["pin"], verdicts=dict.fromkeys(claims, "MATCH"))
+        case.subject = citizen
+        _alter(kind, case, taken)
+        campaign.rows.append(_row(case.citizen, case.deceased))
+        if case.link:
+            campaign.links.append(case.link)
+        campaign.expected.append(
             Expected(
-                {"record_id": f"sub-{i}", "pin": pin, **claims},
+                {"record_id": f"sub-{i}", "pin": case.pin, **case.claims},
                 kind,
-                status,
-                verdicts,
-                problems,
-                citizen if subject is not None else None,
+                case.status,
+                case.verdicts,
+                case.problems,
+                case.subject,
             )
         )
-    return Campaign(rows, links, expected)
+    return campaign
 
 
 def _row(citizen: dict[str, Any], deceased: bool) -> dict[str, Any]:
@@ -304,3 +290,84 @@ def leaf_strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from leaf_strings(item)
+
+
+def fresh_bus(bootstrap: str, registry_url: str, stack_dir: Path) -> Settings:
+    """Settings with a topic prefix of their own, every topic created, every schema registered
+    (for module-scoped fixtures, which cannot use `bus_ready`)."""
+    import uuid
+
+    from databus.contracts import bindings
+    from databus.kafka_admin import apply_topics
+    from databus.schema_admin import RegistryAdmin, register_all
+    from databus.topology.topics import Topics
+    from schemas.avro_files import AVRO_DIR
+
+    settings = Settings(
+        bootstrap_servers=bootstrap,
+        registry_url=registry_url,
+        topology=PROJECT_ROOT / "deploy" / "topology.yaml",
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
+        stack_dir=stack_dir,
+    )
+    topics = Topics.from_settings(settings)
+    apply_topics(bootstrap, topics.specs())
+    register_all(RegistryAdmin(registry_url), bindings(topics), AVRO_DIR)
+    return settings
+
+
+def start_usage_recorder(
+    settings: Settings, database_url: str, log: Path
+) -> subprocess.Popen[bytes]:
+    """`databus run usage-recorder` into `database_url`, in its own process group."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "run",
+            "usage-recorder",
+            "--database-url",
+            database_url,
+            "--group",
+            f"{settings.topic_prefix}data-usage",
+        ],
+        cwd=PROJECT_ROOT,
+        env=worker_env(settings),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def run_cli(
+    settings: Settings, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`databus ARGS` in a child process pointed at `settings`."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=PROJECT_ROOT,
+        env=worker_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def read_results(settings: Settings, sector: str) -> list[tuple[bytes, Any]]:
+    """Every (raw value, VerificationResult) on a sector's results topic."""
+    from databus.registry import registry_client
+    from databus.serde import Decoder
+    from databus.topic_reader import read_all
+    from databus.topology.topics import Topics
+    from schemas.models.downstream import VerificationResult
+
+    endpoints = settings.endpoints
+    topic = Topics.from_settings(settings).verification_results_topic(sector)
+    decoder = Decoder(registry_client(endpoints.registry_url), topic, VerificationResult)
+    out: list[tuple[bytes, Any]] = []
+    for message in read_all(endpoints.bootstrap_servers, topic):
+        value = message.value() or b""
+        out.append((value, decoder.decode(value)))
+    return out

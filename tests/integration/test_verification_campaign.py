@@ -11,9 +11,6 @@ re-established PIN, a malformed PIN, and exact copies). They are submitted with
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -24,21 +21,21 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from databus.registry import registry_client
-from databus.serde import Decoder
 from databus.settings import Settings
-from databus.topic_reader import read_all
-from databus.topology.topics import Topics
 from schemas.models.downstream import VerificationResult
-from tests.conftest import PROJECT_ROOT, LocalStack, settings_env
+from tests.conftest import LocalStack
 from tests.population_harness import stop_worker
 from tests.verification_harness import (
     SECTOR,
     Expected,
     build_campaign,
+    fresh_bus,
     generated_citizens,
     leaf_strings,
     load_population,
+    read_results,
+    run_cli,
+    start_usage_recorder,
     start_verifier,
     write_requests,
 )
@@ -56,39 +53,12 @@ class Run:
     results: dict[str, VerificationResult]
     summary: dict[str, object]
     report_csv: Path
-    workdir: Path
-
-
-def _cli(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **settings_env(settings)},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
 def run(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    from databus.contracts import bindings
-    from databus.kafka_admin import apply_topics
-    from databus.schema_admin import RegistryAdmin, register_all
-    from schemas.avro_files import AVRO_DIR
-
     workdir = tmp_path_factory.mktemp("campaign")
-    settings = Settings(
-        bootstrap_servers=local_stack.bootstrap,
-        registry_url=local_stack.registry_url,
-        topology=PROJECT_ROOT / "deploy" / "topology.yaml",
-        topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
-        stack_dir=local_stack.stack_dir,
-    )
-    topics = Topics.from_settings(settings)
-    apply_topics(local_stack.bootstrap, topics.specs())
-    register_all(RegistryAdmin(local_stack.registry_url), bindings(topics), AVRO_DIR)
+    settings = fresh_bus(local_stack.bootstrap, local_stack.registry_url, local_stack.stack_dir)
     base = local_stack.database_url("postgres")
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     name = f"t_{uuid.uuid4().hex[:12]}"
@@ -101,75 +71,49 @@ def run(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> It
     write_requests(requests, campaign.expected)
     log = workdir / "verifier.log"
     verifier = start_verifier(settings, url, log, "--sector", SECTOR, "--sector", "tax")
-    recorder = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "run",
-            "usage-recorder",
-            "--database-url",
-            url,
-            "--group",
-            f"{settings.topic_prefix}data-usage",
-        ],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **settings_env(settings)},
-        stdout=(workdir / "usage.log").open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    recorder = start_usage_recorder(settings, url, workdir / "usage.log")
     try:
-        submitted = _cli(settings, "verify", "submit", "--sector", SECTOR, str(requests), "--json")
+        submitted = run_cli(
+            settings, "verify", "submit", "--sector", SECTOR, str(requests), "--json"
+        )
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
         sent = json.loads(submitted.stdout)
         assert sent["sent"] == sent["delivered"] == CLAIMS
         report_csv = workdir / "report.csv"
-        done = _cli(
+        done = run_cli(
             settings,
-            "verify",
-            "results",
-            "--sector",
-            SECTOR,
-            "--requests",
-            str(requests),
-            "--out",
-            str(report_csv),
-            "--wait",
-            "180",
-            "--json",
+            *("verify", "results", "--sector", SECTOR, "--requests", str(requests)),
+            *("--out", str(report_csv), "--wait", "180", "--json"),
         )
         assert done.returncode == 0, done.stdout + done.stderr + log.read_text()[-3000:]
-        summary = json.loads(done.stdout)
-        topic = topics.verification_results_topic(SECTOR)
-        decoder = Decoder(registry_client(local_stack.registry_url), topic, VerificationResult)
-        raw: list[tuple[bytes, VerificationResult]] = []
+        raw = read_results(settings, SECTOR)
         results: dict[str, VerificationResult] = {}
-        for message in read_all(local_stack.bootstrap, topic):
-            value = message.value() or b""
-            result = decoder.decode(value)
-            assert isinstance(result, VerificationResult)
-            raw.append((value, result))
+        for _value, result in raw:
             results.setdefault(result.record_id, result)
-        engine = sa.create_engine(url)
-        deadline = time.monotonic() + 60
-        wanted = sum(1 for e in campaign.expected if e.status in CONSULTED)
-        while time.monotonic() < deadline:
-            with engine.connect() as conn:
-                stored = conn.execute(
-                    sa.text("SELECT count(*) FROM data_usage WHERE purpose = 'VERIFICATION'")
-                ).scalar()
-            if stored == wanted:
-                break
-            time.sleep(0.5)
-        engine.dispose()
-        yield Run(settings, url, campaign.expected, raw, results, summary, report_csv, workdir)
+        _wait_for_usage(url, sum(1 for e in campaign.expected if e.status in CONSULTED))
+        yield Run(
+            settings, url, campaign.expected, raw, results, json.loads(done.stdout), report_csv
+        )
     finally:
         stop_worker(verifier)
         stop_worker(recorder)
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _wait_for_usage(url: str, wanted: int) -> None:
+    engine = sa.create_engine(url)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            stored = conn.execute(
+                sa.text("SELECT count(*) FROM data_usage WHERE purpose = 'VERIFICATION'")
+            ).scalar()
+        if stored == wanted:
+            break
+        time.sleep(0.5)
+    engine.dispose()
 
 
 def test_ten_thousand_claims_get_exactly_the_expected_answers(run: Run) -> None:
@@ -231,7 +175,7 @@ def test_report_and_summary(run: Run) -> None:
 
 def test_every_verification_is_in_the_usage_trail(run: Run) -> None:
     item = next(e for e in run.expected if e.status == "MISMATCHED")
-    shown = _cli(
+    shown = run_cli(
         run.settings, "usage", item.record["pin"], "--database-url", run.database_url, "--json"
     )
     assert shown.returncode == 0, shown.stderr
