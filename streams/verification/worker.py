@@ -134,17 +134,18 @@ class Verifier:
     # ------------------------------------------------------------------ one batch
 
     def process(self, sector: str, records: Sequence[RawRecord]) -> BatchReport:
-        """Answer one batch of `sector`'s requests; return when every result is delivered."""
+        """Answer one batch of `sector`'s requests; return when every result is delivered.
+
+        Every decoded request gets a result, a repeated id the bytes of its first answer."""
         lane = self.lanes[sector]
         report = BatchReport()
-        requests: dict[str, _Request] = {}
+        decoded: list[_Request] = []
         for record in records:
             request = self._decode(lane, record, report)
             if request is not None:
-                requests.setdefault(str(request.request_id), _Request(record, request))
-        report.repeats += (len(records) - sum(report.dead_letters.values())) - len(requests)
-        if requests:
-            self._answer(lane, list(requests.values()), report)
+                decoded.append(_Request(record, request))
+        if decoded:
+            self._answer(lane, decoded, report)
         self._flush()
         if report.repeats:
             VERIFICATION_REPEATS.labels(sector).inc(report.repeats)
@@ -152,18 +153,16 @@ class Verifier:
             VERIFICATIONS.labels(sector, status).inc(count)
         return report
 
-    def _answer(self, lane: _SectorLane, requests: list[_Request], report: BatchReport) -> None:
-        # Repeats within the batch were dropped above; they are answered once below, and the
-        # results report keeps one answer per request id.
-        outgoing: list[tuple[str, bytes, bytes | None]] = []
+    def _answer(self, lane: _SectorLane, decoded: list[_Request], report: BatchReport) -> None:
+        unique: dict[str, _Request] = {}
+        for item in decoded:
+            unique.setdefault(str(item.request.request_id), item)
         delay = 0.5
         while True:
             try:
                 with self.engine.begin() as conn:
-                    known = known_answers(
-                        conn, lane.name, [str(r.request.request_id) for r in requests]
-                    )
-                    fresh = [r for r in requests if str(r.request.request_id) not in known]
+                    known = known_answers(conn, lane.name, list(unique))
+                    fresh = [r for i, r in unique.items() if i not in known]
                     stored = self._decide(conn, lane, fresh, report)
                     store_answers(conn, lane.name, stored)
                 break
@@ -174,16 +173,17 @@ class Verifier:
                 report.statuses.clear()
                 time.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
-        report.repeats += len(requests) - len(fresh)
-        by_id = {str(r.request.request_id): r for r in requests}
-        for request_id, (result, usage) in known.items():
-            outgoing.append((by_id[request_id].request.pin, result, usage))
-        for answer_ in stored:
-            outgoing.append((by_id[answer_.request_id].request.pin, answer_.result, answer_.usage))
-        for pin, result, usage in outgoing:
-            self._produce(lane.results_topic, result, pin)
+        answers = dict(known)
+        answers.update({a.request_id: (a.result, a.usage) for a in stored})
+        report.repeats += len(decoded) - len(fresh)
+        for item in decoded:
+            given = answers.get(str(item.request.request_id))
+            if given is None:  # dead-lettered while answering
+                continue
+            result, usage = given
+            self._produce(lane.results_topic, result, item.request.pin)
             if usage is not None:
-                self._produce(self.topics.data_usage, usage, pin.strip())
+                self._produce(self.topics.data_usage, usage, item.request.pin.strip())
 
     def _decide(
         self, conn: Any, lane: _SectorLane, fresh: list[_Request], report: BatchReport
