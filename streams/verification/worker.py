@@ -305,6 +305,10 @@ class Verifier:
             web_enabled=False,
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=1.0,
+            # a killed verifier's partitions move to a restarted or standby one in ~10 s,
+            # not after the 60 s default
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=3.0,
             stream_buffer_maxsize=batch_size * 4,
         )
         for name, lane in self.lanes.items():
