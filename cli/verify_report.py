@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import csv
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
 from databus.registry import registry_client
 from databus.serde import Decoder
 from databus.settings import Settings
-from databus.topic_reader import read_all
 from databus.topology.topics import Topics
 from producers.loader.reader import read_lines
 from producers.verification.records import request_from_data
@@ -102,29 +104,62 @@ def submitted_records(path: Path, sector: str, campaign: str) -> tuple[list[Subm
 def collect_results(
     settings: Settings, sector: str, wanted: set[str], *, wait: float
 ) -> tuple[dict[str, VerificationResult], int]:
-    """The first answer of every wanted request id found (waiting up to `wait` s for all of
-    them), and how many further answers of the same ids were seen."""
+    """The first answer of every wanted request id found (reading the results topic from its
+    start, waiting up to `wait` s for the last ones), and how many further answers of the
+    same ids were seen up to then."""
     topics = Topics.from_settings(settings)
     topic = topics.verification_results_topic(sector)
     endpoints = settings.endpoints
     decoder = Decoder(registry_client(endpoints.registry_url), topic, VerificationResult)
-    deadline = time.monotonic() + wait
-    while True:
-        found: dict[str, VerificationResult] = {}
-        repeats = 0
-        for message in read_all(endpoints.bootstrap_servers, topic):
-            result = decoder.decode(message.value())
-            assert isinstance(result, VerificationResult)
-            request_id = str(result.request_id)
-            if request_id not in wanted:
-                continue
-            if request_id in found:
-                repeats += 1
-            else:
-                found[request_id] = result
-        if len(found) == len(wanted) or time.monotonic() >= deadline:
-            return found, repeats
-        time.sleep(1.0)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": endpoints.bootstrap_servers,
+            "group.id": f"verify-results-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    found: dict[str, VerificationResult] = {}
+    repeats = 0
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        at_end: set[int] = set()
+        deadline = time.monotonic() + wait
+        while len(found) < len(wanted):
+            if len(at_end) == len(partitions) and time.monotonic() >= deadline:
+                break
+            for message in consumer.consume(5000, 0.5):
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        at_end.add(message.partition() or 0)
+                    continue
+                at_end.discard(message.partition() or 0)
+                value = message.value()
+                request_id = _request_id(value)
+                if request_id is not None and request_id not in wanted:
+                    continue  # another campaign's answer: not even decoded
+                result = decoder.decode(value)
+                assert isinstance(result, VerificationResult)
+                request_id = str(result.request_id)
+                if request_id not in wanted:
+                    continue
+                if request_id in found:
+                    repeats += 1
+                else:
+                    found[request_id] = result
+    finally:
+        consumer.close()
+    return found, repeats
+
+
+def _request_id(value: bytes | None) -> str | None:
+    """The request id at the start of a result's Avro body (a 36-character UUID string, the
+    record's first field), without decoding the rest; None if it is not there."""
+    if not value or len(value) < 6 + 36 or value[5] != 72:  # zigzag length 36 = 72
+        return None
+    return value[6 : 6 + 36].decode("ascii", errors="replace")
 
 
 def join(
