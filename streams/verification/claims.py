@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Final
 
 from databus.topology.model import Sector
@@ -94,9 +95,15 @@ def _comparable(name: str, value: str) -> str:
     return value.strip()
 
 
+@lru_cache(maxsize=65_536)
+def _name_issues(value: str, name: str) -> tuple[Issue, ...]:
+    """Names repeat a lot across a subscriber base: each distinct one is checked once."""
+    return tuple(name_issues(value, name, required=name != "middle_name"))
+
+
 def _claim_issues(name: str, value: str) -> list[Issue]:
     if name in NAME_CLAIMS:
-        return name_issues(value, name, required=name != "middle_name")
+        return list(_name_issues(value, name))
     if name == "date_of_birth":
         try:
             day = date.fromisoformat(value.strip())

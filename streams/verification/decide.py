@@ -79,14 +79,18 @@ def answer(
     else:
         verdicts = verdicts_for(checked, subject)
         status = overall(verdicts.values(), subject.deceased)
-    return VerificationResult(
+    # Built from values that are already typed and checked: not validated a second time.
+    return VerificationResult.model_construct(
         request_id=request.request_id,
         sector=sector_name,
         record_id=request.record_id,
         pin=request.pin,
         status=status,
         verdicts=verdicts,
-        problems=[ClaimProblem(claim=i.field, rule=i.rule, message=i.message) for i in problems],
+        problems=[
+            ClaimProblem.model_construct(claim=i.field, rule=i.rule, message=i.message)
+            for i in problems
+        ],
         answered_at=now,
     )
 

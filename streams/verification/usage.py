@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
 
 from databus.population.lookup import Subject
 from databus.projection import USAGE_NAMESPACE
@@ -34,6 +35,11 @@ def verification_usage_id(sector: str, request_id: str) -> uuid.UUID:
     return uuid.uuid5(USAGE_NAMESPACE, f"verification/{sector}/{request_id}")
 
 
+@lru_cache(maxsize=64)
+def _legal_basis(sector: Sector) -> list[str]:
+    return [str(basis) for basis in sector.legal_basis]
+
+
 def verification_usage(
     name: str, sector: Sector, result: VerificationResult, subject: Subject, now: datetime
 ) -> DataUsage | None:
@@ -41,13 +47,13 @@ def verification_usage(
     if result.status not in CONSULTED:
         return None
     fields = ["pin", *sorted({topology_field(f) for f in result.verdicts})]
-    return DataUsage(
+    return DataUsage.model_construct(  # typed values from the topology and the result
         usage_id=verification_usage_id(name, str(result.request_id)),
         pin=result.pin.strip(),
         sector=name,
         agency=sector.agency,
         fields_released=fields,
-        legal_basis=[str(basis) for basis in sector.legal_basis],
+        legal_basis=_legal_basis(sector),
         citizen_version=subject.version,
         event_id=None,
         released_at=now,

@@ -139,6 +139,7 @@ class Verifier:
         Every decoded request gets a result, a repeated id the bytes of its first answer."""
         lane = self.lanes[sector]
         report = BatchReport()
+        started = time.perf_counter()
         decoded: list[_Request] = []
         for record in records:
             request = self._decode(lane, record, report)
@@ -146,7 +147,15 @@ class Verifier:
                 decoded.append(_Request(record, request))
         if decoded:
             self._answer(lane, decoded, report)
+        answered = time.perf_counter()
         self._flush()
+        log.debug(
+            "%s: %d requests answered in %.3f s, delivered in %.3f s",
+            sector,
+            len(records),
+            answered - started,
+            time.perf_counter() - answered,
+        )
         if report.repeats:
             VERIFICATION_REPEATS.labels(sector).inc(report.repeats)
         for status, count in report.statuses.items():

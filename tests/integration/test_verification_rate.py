@@ -43,7 +43,7 @@ def test_a_paced_sector_does_not_slow_another(
     campaign = build_campaign(citizens, PACED)
     load_population(pg_url, campaign)
     log = tmp_path / "verifier.log"
-    verifier = start_verifier(settings, pg_url, log)
+    verifier = start_verifier(settings, pg_url, log, "--log-level", "info")
     try:
         wait_until(lambda: "Worker]: Ready" in log.read_text(errors="replace"), 60, "ready")
         started = time.monotonic()
