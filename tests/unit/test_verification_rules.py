@@ -126,3 +126,14 @@ def test_request_from_data() -> None:
         ("shoe_size", "request.unknown_field"),
         ("record_id", "request.required"),
     }
+
+
+def test_the_rate_limit_comes_from_the_topology_and_must_be_positive() -> None:
+    from databus.topology import TopologyError, parse_topology
+
+    text = (PROJECT_ROOT / "deploy" / "topology.yaml").read_text(encoding="utf-8")
+    assert TOPOLOGY.sector("mobile-subscribers").verification.rate_per_second == 50_000
+    assert TOPOLOGY.sector("health").verification.rate_per_second is None
+    broken = text.replace("rate_per_second: 5000\n", "rate_per_second: 0\n", 1)
+    with pytest.raises(TopologyError, match="rate_per_second"):
+        parse_topology(broken)
