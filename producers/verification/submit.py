@@ -69,8 +69,8 @@ def count_records(path: Path) -> int:
 
 
 def _request(line: Line, sector: str, campaign: str) -> VerificationRequest | tuple[Issue, ...]:
-    if line.problem is not None:
-        return (line.problem,)
+    if line.problem is not None:  # the loader's reader names it for events
+        return (Issue(line.problem.field, "request.unreadable", line.problem.message),)
     assert line.data is not None
     return request_from_data(sector, line.data, campaign)
 

@@ -143,3 +143,38 @@ def test_undecodable_requests_are_dead_lettered_and_repeats_answered_the_same(
     assert header(letters[0], H_CONSUMER) == f"{settings.topic_prefix}verifier"
     for name in (H_REASON, H_MESSAGE, H_TOPIC, H_CONSUMER):
         assert citizen["pin"] not in header(letters[0], name)
+
+
+def test_csv_submission_reports_and_writes_unreadable_lines(
+    bus_ready: Settings, tmp_path: Path
+) -> None:
+    import json
+
+    requests = tmp_path / "customers.csv"
+    requests.write_text(
+        "record_id,pin,family_name,given_name,date_of_birth\n"
+        "C-1,001190123456,Nguyễn,Ánh,1990-03-14\n"
+        'C-2,001190123457,"Trần"\n'
+        "C-3,,Lê,Anh,1990-01-01\n"
+        "C-4,0011901234,Lê,Anh,1990-01-01\n",
+        encoding="utf-8",
+    )
+    rejects = tmp_path / "rejects.csv"
+    sent = run_cli(
+        bus_ready,
+        *("verify", "submit", "--sector", "tax", str(requests)),
+        *("--rejects", str(rejects), "--json"),
+    )
+    assert sent.returncode == 1  # not every line was sent
+    report = json.loads(sent.stdout)
+    assert (report["lines"], report["sent"], report["delivered"]) == (4, 2, 2)
+    assert [(r["line"], r["field"], r["rule"]) for r in report["rejected"]] == [
+        (3, "(line)", "request.unreadable"),
+        (4, "pin", "request.required"),
+    ]
+    assert rejects.read_text(encoding="utf-8").splitlines() == [
+        "record_id,pin,family_name,given_name,date_of_birth",
+        'C-2,001190123457,"Trần"',
+        "C-3,,Lê,Anh,1990-01-01",
+    ]
+    assert "001190123457" not in sent.stderr  # no value in the messages
