@@ -17,6 +17,7 @@ from cli.schemas_cmd import schemas
 from cli.stack_cmd import stack
 from cli.topics_cmd import topics
 from cli.usage_cmd import usage
+from cli.verify_cmd import verify
 from databus.settings import Settings
 
 
@@ -39,6 +40,7 @@ cli.add_command(usage)
 cli.add_command(backfill)
 cli.add_command(reconcile)
 cli.add_command(observability)
+cli.add_command(verify)
 
 
 @cli.command()

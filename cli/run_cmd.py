@@ -39,6 +39,7 @@ COMPONENTS: dict[str, str] = {
     "router": "cli.run_router:router",
     "sink": "cli.run_sink:sink",
     "usage-recorder": "cli.run_usage:usage_recorder",
+    "verifier": "cli.run_verifier:verifier",
 }
 """Sub-commands of `run` defined in other modules, loaded on first use."""
 

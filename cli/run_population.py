@@ -81,8 +81,4 @@ def population_sync(
     serve_health("population-sync", metrics_port, checks)
     worker = faust.Worker(app, loglevel=log_level.replace("warning", "warn"), quiet=True)
     tune_gc()
-    import sys as _s
-
-    if os.environ.get("SWI"):
-        _s.setswitchinterval(float(os.environ["SWI"]))
     worker.execute_from_commandline()

@@ -25,7 +25,7 @@ from databus.settings import Settings
 def usage(
     settings: Settings, pin: str, database_url: str | None, database_url_env: str, as_json: bool
 ) -> None:
-    """List every release of PIN's data to a sector, newest first."""
+    """List every release of PIN's data to a sector and every verification of it, newest first."""
     from sqlalchemy import create_engine
 
     from consumers.usage.store import create_usage_schema, trail
@@ -41,21 +41,28 @@ def usage(
         emit_json(rows)
         return
     table = Table(
-        "released at",
+        "at",
+        "purpose",
         "sector",
         "agency",
         "version",
         "fields",
         "legal basis",
-        title="data usage of the citizen, newest first",
+        title="data usage of the citizen (releases and verifications), newest first",
     )
     for r in rows:
+        purpose = r["purpose"].lower()
+        if r["outcome"]:
+            purpose += f": {r['outcome']}"
         table.add_row(
             r["released_at"],
+            purpose,
             r["sector"],
             r["agency"],
             str(r["citizen_version"]),
             ", ".join(r["fields"]),
             "\n".join(r["legal_basis"]),
         )
-    console.print(table if rows else "no release of this citizen's data is recorded")
+    console.print(
+        table if rows else "no release or verification of this citizen's data is recorded"
+    )

@@ -95,6 +95,22 @@ SINK_ROWS = Counter(
     "databus_sink_rows_total", "Projection rows a sector sink committed.", ["sector"]
 )
 
+VERIFICATIONS = Counter(
+    "databus_verifications_total",
+    "Verification requests answered for the first time, by overall status (repeats not counted).",
+    ["sector", "status"],
+)
+VERIFICATION_REPEATS = Counter(
+    "databus_verification_repeats_total",
+    "Requests whose id was already answered: the stored answer was sent again.",
+    ["sector"],
+)
+VERIFICATION_PACED_SECONDS = Counter(
+    "databus_verification_paced_seconds_total",
+    "Seconds the verifier held a sector's requests back to keep its rate limit.",
+    ["sector"],
+)
+
 # -- connections and component health (issue 12; the contract is docs/observability.md) -------
 
 FRESHNESS_BASE_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 21600, 86400, 604800)

@@ -27,6 +27,7 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
     from cli.demo.population import show_population_sync
     from cli.demo.publishing import show_publishing
     from cli.demo.sectors import show_sectors
+    from cli.demo.verification import show_verification
 
     topology = load_topology(settings.topology)
     topics = Topics.from_settings(settings, topology)
@@ -52,6 +53,10 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
         (
             "Sectors: lawful projections fill three sector databases; the usage trail",
             lambda: show_sectors(settings, topology, workdir),
+        ),
+        (
+            "Verification: a mobile operator checks its subscribers; verdicts, never values",
+            lambda: show_verification(settings, workdir),
         ),
     ]
     for title, step in steps:

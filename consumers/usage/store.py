@@ -1,5 +1,9 @@
 """The data-usage trail: every release of a citizen's data, stored for citizens and auditors.
 
+Two purposes share the trail: RELEASE (a sector received a projection) and VERIFICATION (a
+sector's claims were checked against the record; `fields_released` then names the fields
+compared, `outcome` the answer, and no value left the NPD).
+
 `bus.data-usage.v1` is consumed into the `data_usage` table of the population database (the
 audit store of record). A usage id is derived from (sector, PIN, version), so a release the
 router repeated is stored once.
@@ -42,6 +46,8 @@ data_usage = Table(
     Column("citizen_version", BigInteger, nullable=False),
     Column("event_id", String(36)),
     Column("released_at", DateTime(timezone=True), nullable=False),
+    Column("purpose", String(16), nullable=False, server_default="RELEASE"),
+    Column("outcome", String(24)),
     Index("ix_data_usage_pin_released", "pin", "released_at"),
 )
 
@@ -63,6 +69,8 @@ def to_row(usage: DataUsage) -> dict[str, Any]:
         "citizen_version": usage.citizen_version,
         "event_id": str(usage.event_id) if usage.event_id else None,
         "released_at": usage.released_at,
+        "purpose": usage.purpose.value,
+        "outcome": usage.outcome,
     }
 
 
@@ -86,7 +94,8 @@ def store(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
 
 
 def trail(conn: Connection, pin: str) -> list[dict[str, Any]]:
-    """Who received this citizen's data, when, which fields, under which basis; newest first."""
+    """Who received or verified this citizen's data, when, which fields, under which basis;
+    newest first."""
     rows = conn.execute(
         select(data_usage)
         .where(data_usage.c.pin == pin)
@@ -101,6 +110,8 @@ def trail(conn: Connection, pin: str) -> list[dict[str, Any]]:
             "legal_basis": json.loads(r.legal_basis),
             "citizen_version": r.citizen_version,
             "event_id": r.event_id,
+            "purpose": r.purpose,
+            "outcome": r.outcome,
         }
         for r in rows
     ]

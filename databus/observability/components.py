@@ -33,6 +33,7 @@ def components(topology: Topology) -> list[Component]:
         Component("router", "databus run router", 9402),
         Component("outbox-relay", "databus run outbox-relay", 9403),
         Component("usage-recorder", "databus run usage-recorder", 9404),
+        Component("verifier", "databus run verifier", 9405),
     ]
     sinks = [
         Component(f"sink-{sector}", f"databus run sink {sector}", SINK_BASE_PORT + index)

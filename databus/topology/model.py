@@ -198,10 +198,15 @@ class LegalBasis(_Strict):
 
 
 class Verification(_Strict):
-    """Whether a sector may verify claims against the NPD, and which fields."""
+    """Whether a sector may verify claims against the NPD, which fields, and how fast.
+
+    `rate_per_second` caps how many of the sector's requests the verifier answers per second
+    (requests above it wait, never dropped); unset: no cap.
+    """
 
     enabled: bool = False
     fields: tuple[CitizenFieldName, ...] = Field(default=(), validate_default=True)
+    rate_per_second: float | None = Field(default=None, gt=0)
 
     @field_validator("fields")
     @classmethod

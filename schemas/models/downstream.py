@@ -3,13 +3,13 @@ dead letters, the data-usage trail and heartbeats."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from schemas.models.base import NAMESPACE_ROOT, Contract, Sex, field
+from schemas.models.base import NAMESPACE_ROOT, Contract, field
 from schemas.models.citizen import Citizen, CitizenProjection
-from schemas.models.types import Name, Pin
+from schemas.models.types import Pin
 
 POPULATION = f"{NAMESPACE_ROOT}.population"
 SECTOR = f"{NAMESPACE_ROOT}.sector"
@@ -45,34 +45,46 @@ class SectorProjection(Contract):
 
 
 class VerificationClaims(Contract):
-    """What a sector holds about a person and wants checked against the NPD."""
+    """What a sector holds about a person, as it holds it: text, checked by the verifier.
+
+    The claims are not validated at the edge: a malformed claim is itself an answer the sector
+    needs (INVALID, with its field and rule), so it travels to the verifier like any other.
+    """
 
     avro_namespace = SECTOR
-    family_name: Name | None = field("Claimed family name.", "personal", default=None)
-    middle_name: Name | None = field("Claimed middle name.", "personal", default=None)
-    given_name: Name | None = field("Claimed given name.", "personal", default=None)
-    date_of_birth: date | None = field("Claimed date of birth.", "personal", default=None)
-    sex: Sex | None = field("Claimed sex.", "personal", default=None)
+    family_name: str | None = field("Claimed family name.", "personal", default=None)
+    middle_name: str | None = field("Claimed middle name.", "personal", default=None)
+    given_name: str | None = field("Claimed given name.", "personal", default=None)
+    date_of_birth: str | None = field(
+        "Claimed date of birth (YYYY-MM-DD).", "personal", default=None
+    )
+    sex: str | None = field("Claimed sex (MALE or FEMALE).", "personal", default=None)
     identity_card_number: str | None = field("Claimed card number.", "identifier", default=None)
 
 
 class VerificationRequest(Contract):
-    """A sector's request to check claims about one PIN."""
+    """A sector's request to check its claims about one PIN against the NPD."""
 
     avro_namespace = SECTOR
-    request_id: UUID = field("Id of the request, echoed in the result.")
-    sector: str = field("Requesting sector.")
-    pin: Pin = field("PIN the claims are about.", "identifier")
+    request_id: UUID = field("Id of the request, echoed in the result; a repeat is answered once.")
+    sector: str = field("Requesting sector (topology name).")
+    record_id: str = field("The sector's own id of the record (e.g. a subscription).")
+    pin: str = field("PIN the claims are about, as the sector holds it.", "identifier")
     claims: VerificationClaims = field("The claimed values.", "personal")
     requested_at: datetime = field("When the sector sent the request.")
 
 
-class SubjectStatus(StrEnum):
-    """What the NPD knows of the PIN."""
+class VerificationStatus(StrEnum):
+    """Overall answer to a request."""
 
-    FOUND = "FOUND"
+    MATCHED = "MATCHED"
+    PARTIAL = "PARTIAL"
+    MISMATCHED = "MISMATCHED"
     NOT_FOUND = "NOT_FOUND"
     DECEASED = "DECEASED"
+    PIN_REPLACED = "PIN_REPLACED"
+    INVALID = "INVALID"
+    REFUSED = "REFUSED"
 
 
 class FieldVerdict(StrEnum):
@@ -84,16 +96,29 @@ class FieldVerdict(StrEnum):
     NOT_CHECKED = "NOT_CHECKED"
 
 
+class ClaimProblem(Contract):
+    """Why a request was INVALID or REFUSED: the claim field and the rule, never a value."""
+
+    avro_namespace = SECTOR
+    claim: str = field("Claim field (or `pin`, `sector`).")
+    rule: str = field("Rule id, e.g. `pin.place_code` or `verification.field_not_allowed`.")
+    message: str = field("Explanation without personal values.")
+
+
 class VerificationResult(Contract):
-    """The answer to a VerificationRequest: per-field verdicts, never values."""
+    """The answer to a VerificationRequest: per-field verdicts, never the NPD's values."""
 
     avro_namespace = SECTOR
     request_id: UUID = field("The request answered.")
     sector: str = field("Requesting sector.")
-    pin: Pin = field("PIN the claims were about.", "identifier")
-    status: SubjectStatus = field("Whether the PIN is known, and alive.")
+    record_id: str = field("The sector's record id, echoed from the request.")
+    pin: str = field("PIN the claims were about, echoed from the request.", "identifier")
+    status: VerificationStatus = field("Overall answer.")
     verdicts: dict[str, FieldVerdict] = field("Verdict per claimed field.")
-    answered_at: datetime = field("When the verifier answered.")
+    problems: list[ClaimProblem] = field(
+        "Field and rule of each problem (INVALID, REFUSED).", default_factory=list
+    )
+    answered_at: datetime = field("When the verifier first answered this request id.")
 
 
 class DeadLetter(Contract):
@@ -112,6 +137,13 @@ class DeadLetter(Contract):
     failed_at: datetime = field("When it was dead-lettered.")
 
 
+class UsagePurpose(StrEnum):
+    """Why a citizen's data was used."""
+
+    RELEASE = "RELEASE"
+    VERIFICATION = "VERIFICATION"
+
+
 class DataUsage(Contract):
     """One release of a citizen's data to a sector: who got which fields, why, when."""
 
@@ -125,6 +157,11 @@ class DataUsage(Contract):
     citizen_version: int = field("Citizen version released.", ge=1)
     event_id: UUID | None = field("Source event that caused the release, if any.", default=None)
     released_at: datetime = field("When the projection was emitted.")
+    purpose: UsagePurpose = field(
+        "RELEASE (a projection) or VERIFICATION (claims checked, no value returned).",
+        default=UsagePurpose.RELEASE,
+    )
+    outcome: str | None = field("Overall status of a verification.", default=None)
 
 
 class Heartbeat(Contract):

@@ -29,13 +29,14 @@ from schemas.examples import EXAMPLES
 from schemas.models.base import Contract
 from schemas.models.citizen import Citizen
 from schemas.models.downstream import (
+    ClaimProblem,
     DataUsage,
     DeadLetter,
     FieldVerdict,
     Heartbeat,
     SectorProjection,
-    SubjectStatus,
     VerificationResult,
+    VerificationStatus,
 )
 from tests.strategies import events
 
@@ -120,9 +121,11 @@ def test_maps_bytes_and_long_values_read_like_fastavro() -> None:
         VerificationResult(
             request_id=uuid.uuid4(),
             sector="tax",
+            record_id="sub-1",
             pin="001190123456",
-            status=SubjectStatus.FOUND,
+            status=VerificationStatus.MATCHED,
             verdicts={f"field_{i}": FieldVerdict.MATCH for i in range(70)},  # two-byte count
+            problems=[ClaimProblem(claim="pin", rule="pin.length", message="x" * 70)],
             answered_at=NOW,
         ),
         DeadLetter(

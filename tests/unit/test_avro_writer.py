@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import fastavro
@@ -18,16 +18,17 @@ from schemas.examples import EXAMPLES
 from schemas.models.base import Contract
 from schemas.models.citizen import Citizen, CitizenProjection
 from schemas.models.downstream import (
+    ClaimProblem,
     DataUsage,
     DeadLetter,
     FieldVerdict,
     Heartbeat,
     PopulationChange,
     SectorProjection,
-    SubjectStatus,
     VerificationClaims,
     VerificationRequest,
     VerificationResult,
+    VerificationStatus,
 )
 from tests.strategies import events
 
@@ -122,16 +123,21 @@ def test_bus_records_encode_like_fastavro() -> None:
         VerificationRequest(
             request_id=uuid.uuid4(),
             sector="tax",
+            record_id="customer-17",
             pin=citizen.pin,
-            claims=VerificationClaims(given_name="Ánh", date_of_birth=date(2024, 5, 17)),
+            claims=VerificationClaims(given_name="Ánh", date_of_birth="2024-05-17"),
             requested_at=now,
         ),
         VerificationResult(
             request_id=uuid.uuid4(),
             sector="tax",
+            record_id="customer-17",
             pin=citizen.pin,
-            status=SubjectStatus.FOUND,
+            status=VerificationStatus.MISMATCHED,
             verdicts={"given_name": FieldVerdict.MATCH, "date_of_birth": FieldVerdict.MISMATCH},
+            problems=[
+                ClaimProblem(claim="sex", rule="verification.field_not_allowed", message="no")
+            ],
             answered_at=now,
         ),
         DeadLetter(

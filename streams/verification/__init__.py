@@ -1,0 +1,1 @@
+"""The verifier: sectors' claims checked against the population database, never its values."""
