@@ -36,6 +36,7 @@ COMPONENTS: dict[str, str] = {
     "router": "cli.run_router:router",
     "sink": "cli.run_sink:sink",
     "usage-recorder": "cli.run_usage:usage_recorder",
+    "monitor": "cli.run_monitor:monitor",
 }
 """Sub-commands of `run` defined in other modules, loaded on first use."""
 
