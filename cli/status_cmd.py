@@ -39,9 +39,8 @@ def fetch_status(url: str, timeout: float = 5.0) -> dict[str, Any]:
         response.raise_for_status()
         doc = response.json()
     except (httpx.HTTPError, ValueError) as exc:
-        fail(
-            f"the monitor at {url} does not answer ({type(exc).__name__}): start `databus run monitor`"
-        )
+        name = type(exc).__name__
+        fail(f"the monitor at {url} does not answer ({name}): start `databus run monitor`")
     if not isinstance(doc, dict) or "connections" not in doc:
         fail(f"the monitor at {url} answered something else than a status document")
     return doc
