@@ -62,33 +62,42 @@ class TimestampReader:
         """Unix timestamps of the records at `wanted` offsets (those read within `timeout`).
 
         When the record at an offset is gone (compaction, transaction markers), the next record
-        of the partition answers for it.
+        of the partition answers for it. Offsets of one partition are read in rounds (an
+        assignment holds each partition once).
         """
-        wanted = list(wanted)
-        if not wanted:
-            return {}
-        pending = {(t, p): o for t, p, o in wanted}
-        self._consumer.assign([TopicPartition(t, p, o) for t, p, o in wanted])
+        rounds: dict[tuple[str, int], list[int]] = {}
+        for t, p, o in dict.fromkeys(wanted):
+            rounds.setdefault((t, p), []).append(o)
         found: dict[Key, float] = {}
         deadline = time.monotonic() + timeout
+        while rounds and time.monotonic() < deadline:
+            batch = {tp: offsets.pop(0) for tp, offsets in rounds.items()}
+            rounds = {tp: offsets for tp, offsets in rounds.items() if offsets}
+            found.update(self._read_round(batch, deadline))
+        return found
+
+    def _read_round(self, pending: dict[tuple[str, int], int], deadline: float) -> dict[Key, float]:
+        self._consumer.assign([TopicPartition(t, p, o) for (t, p), o in pending.items()])
+        found: dict[Key, float] = {}
+        paused: list[TopicPartition] = []
         try:
             while pending and time.monotonic() < deadline:
-                batch = self._consumer.consume(num_messages=1000, timeout=0.2)
                 done = []
-                for msg in batch:
+                for msg in self._consumer.consume(num_messages=1000, timeout=0.2):
                     if msg.error() is not None:
                         continue
                     tp = (msg.topic() or "", msg.partition() or 0)
-                    offset = pending.get(tp)
+                    offset = pending.pop(tp, None)
                     if offset is None:
                         continue
-                    _, ts = msg.timestamp()
-                    found[(tp[0], tp[1], offset)] = ts / 1000.0
-                    del pending[tp]
+                    found[(tp[0], tp[1], offset)] = msg.timestamp()[1] / 1000.0
                     done.append(TopicPartition(tp[0], tp[1]))
                 if done:  # stop fetching what is answered
                     self._consumer.pause(done)
+                    paused.extend(done)
         finally:
+            if paused:  # a pause outlives the assignment: lift it for the next round
+                self._consumer.resume(paused)
             self._consumer.unassign()
         return found
 
