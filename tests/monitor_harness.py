@@ -105,7 +105,7 @@ def consume(consumer: Consumer, count: int, *, commit: bool = True, timeout: flo
             continue
         taken += 1
         if commit:
-            consumer.commit(msg, asynchronous=False)
+            consumer.commit(message=msg, asynchronous=False)
     return taken
 
 

@@ -155,7 +155,7 @@ class Monitor:
             cache=TimestampCache(options.timestamp_cache_size),
             fetch_budget=options.timestamp_fetch_budget,
             fetch_seconds=options.timestamp_fetch_seconds,
-            newest_of={spec.hops[0].topic for spec in self.specs},
+            newest_of={spec.hops[-1].topic for spec in self.specs},
         )
         registry_url = endpoints.registry_url
         self._registry_client = registry_client(registry_url)
@@ -377,7 +377,7 @@ class Monitor:
                 )
             j = judged.get(spec.name)
             verdict = j.verdict if j else Verdict(ConnectionState.DOWN, "no_observation")
-            newest = collection.newest_record_at.get(spec.hops[0].topic) if collection else None
+            newest = collection.newest_record_at.get(spec.hops[-1].topic) if collection else None
             out.append(
                 ConnectionView(
                     name=spec.name,
