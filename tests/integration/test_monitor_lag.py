@@ -84,8 +84,8 @@ def test_lag_equals_kafka_consumer_groups_and_seconds_are_exact(bus_ready: Setti
         )
         assert reported is not None
         assert abs(reported - (scraped_at - oldest)) <= 1.0 + 0.5
-        for p, position in ours.items():
-            labels = {"group": group, "topic": topic, "partition": str(p[1])}
+        for (_, partition), position in ours.items():
+            labels = {"group": group, "topic": topic, "partition": str(partition)}
             assert (
                 metric_value(text, "databus_consumer_group_lag_messages", **labels) == position.lag
             )
