@@ -46,9 +46,10 @@ def monitor(
 
     from cli.run_cmd import stop_on_signals
     from consumers.monitor.exposition import SnapshotCollector
-    from consumers.monitor.http import MonitorServer
+    from consumers.monitor.http import MonitorServer, favour_scrapes
     from consumers.monitor.service import Monitor
     from consumers.monitor.settings import MonitorSettings
+    from databus.runtime import tune_gc
     from databus.settings import EndpointsMissingError
 
     logging.basicConfig(
@@ -89,6 +90,8 @@ def monitor(
         markup=False,
         highlight=False,
     )
+    tune_gc()  # fewer, shorter collector pauses: they would stall a scrape
+    favour_scrapes()
     with stop_on_signals() as stop:
         try:
             service.run(stop)

@@ -23,6 +23,7 @@ Step = tuple[str, Callable[[], bool]]
 def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) -> None:
     """Run every demo step in order; exit non-zero at the first one that does not hold."""
     from cli.demo.contracts import show_contracts
+    from cli.demo.health import DemoMonitor, show_health
     from cli.demo.heartbeats import show_heartbeats
     from cli.demo.population import show_population_sync
     from cli.demo.publishing import show_publishing
@@ -54,10 +55,20 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
             lambda: show_sectors(settings, topology, workdir),
         ),
     ]
-    for title, step in steps:
-        console.rule(title)
-        if not step():
-            fail(f"demo step failed: {title}")
+    monitor = DemoMonitor(settings, workdir)
+    steps.append(
+        (
+            "Connection health: `databus status` from the lag monitor, and the web board",
+            lambda: show_health(monitor),
+        )
+    )
+    try:
+        for title, step in steps:
+            console.rule(title)
+            if not step():
+                fail(f"demo step failed: {title}")
+    finally:
+        monitor.stop()
     console.print(
         f"[green]demo ok[/]: Kafka {endpoints.bootstrap_servers}, registry "
         f"{endpoints.registry_url}; stop the stack with `databus stack down`"

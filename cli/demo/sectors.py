@@ -11,7 +11,9 @@ from rich.table import Table
 from sqlalchemy import create_engine, func, select
 
 from cli.demo.population import _start, _stop
+from cli.demo.run_id import GROUP_PREFIX
 from cli.output import console
+from databus.consumer_groups import SECTOR_ROUTER, sink_group
 from databus.settings import Settings
 from databus.topology.model import Topology
 
@@ -41,12 +43,16 @@ def show_sectors(settings: Settings, topology: Topology, workdir: Path) -> bool:
         create_sector_schema(create_engine(urls[sector]))
     create_usage_schema(create_engine(npd))
     workers = [
-        _start(settings, ["run", "router", "--group", f"demo-router-{run}"], workdir / "router.log")
+        _start(
+            settings,
+            ["run", "router", "--group", f"{GROUP_PREFIX}{SECTOR_ROUTER}"],
+            workdir / "router.log",
+        )
     ]
     workers += [
         _start(
             settings,
-            ["run", "sink", s, "--database-url", urls[s], "--group", f"demo-sink-{s}-{run}"],
+            ["run", "sink", s, "--database-url", urls[s], "--group", GROUP_PREFIX + sink_group(s)],
             workdir / f"sink-{s}.log",
         )
         for s in SECTORS
