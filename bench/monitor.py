@@ -18,11 +18,12 @@ Writes bench/results/monitor.json; topics and groups are deleted at the end.
 from __future__ import annotations
 
 import argparse
+import gc
+import multiprocessing
 import os
 import resource
 import statistics
 import subprocess
-import threading
 import time
 import uuid
 from concurrent.futures import Future
@@ -121,26 +122,42 @@ def consumer_groups_tool(
 
 
 class Scraper:
-    """GETs /metrics back to back while `running` is set; keeps the latencies."""
+    """A separate process (as Prometheus is) that GETs /metrics back to back between `start`
+    and `finish`, and returns the latencies."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._go = multiprocessing.Event()
+        self._done = multiprocessing.Event()
+        self._out: multiprocessing.Queue[tuple[list[float], int]] = multiprocessing.Queue()
+        self._process = multiprocessing.Process(
+            target=_scrape, args=(url, self._go, self._done, self._out), daemon=True
+        )
+        self._process.start()
         self.latencies: list[float] = []
-        self.running = threading.Event()
-        self.stop = threading.Event()
         self.bytes = 0
-        self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        with httpx.Client() as client:
-            while not self.stop.is_set():
-                if not self.running.wait(0.1):
-                    continue
-                began = time.perf_counter()
-                response = client.get(self.url, timeout=10)
-                self.latencies.append(time.perf_counter() - began)
-                self.bytes = len(response.content)
-                time.sleep(0.02)
+    def start(self) -> None:
+        self._go.set()
+
+    def finish(self) -> None:
+        self._done.set()
+        self.latencies, self.bytes = self._out.get(timeout=60)
+        self._process.join(10)
+
+
+def _scrape(url: str, go: Any, done: Any, out: Any) -> None:
+    latencies: list[float] = []
+    size = 0
+    go.wait()
+    with httpx.Client() as client:
+        while not done.is_set():
+            began = time.perf_counter()
+            response = client.get(url, timeout=10)
+            latencies.append(time.perf_counter() - began)
+            size = len(response.content)
+            time.sleep(0.02)
+    out.put((latencies, size))
 
 
 def p99(values: list[float]) -> float:
@@ -175,7 +192,10 @@ def main() -> None:  # noqa: PLR0915 (one measured story, told in order)
         expected = commit_groups(admin, groups, slots, args.records)
 
         options = MonitorSettings(
-            port=0, timestamp_fetch_budget=len(slots) * 2, timestamp_fetch_seconds=30
+            port=0,
+            publish_status=False,
+            timestamp_fetch_budget=len(slots) * 2,
+            timestamp_fetch_seconds=30,
         )
         registry = CollectorRegistry()
         monitor = Monitor(settings, options, registry)
@@ -193,19 +213,17 @@ def main() -> None:  # noqa: PLR0915 (one measured story, told in order)
         tune_gc()  # as `databus run monitor` does
         favour_scrapes()
         scraper = Scraper(f"{server.address}/metrics")
-        scraper.thread.start()
-
-        scraper.running.set()
+        scraper.start()
         cold = monitor.step()
+        gc.freeze()  # as Monitor.run does after each collection
         if not cold.ok:
             raise SystemExit(f"collection failed: {cold.error}")
         warm = []
         for _ in range(args.collections):
             collection = monitor.step()
+            gc.freeze()
             warm.append(collection.duration)
-        scraper.running.clear()
-        scraper.stop.set()
-        scraper.thread.join(10)
+        scraper.finish()
         server.stop()
         partitions_seen = sum(len(g.partitions) for g in cold.groups.values())
         lagging = sum(1 for g in cold.groups.values() for p in g.partitions if p.lag)

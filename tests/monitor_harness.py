@@ -23,6 +23,9 @@ from consumers.monitor.settings import MonitorSettings
 from databus.settings import Settings
 from databus.stack.artifacts import java, kafka_libs
 
+RENDER_EVERY = 0.25
+"""Seconds between renderings of /metrics in the tests (the monitor's default is 1)."""
+
 
 @dataclass
 class RunningMonitor:
@@ -59,7 +62,7 @@ def running_monitor(settings: Settings, **options: object) -> Iterator[RunningMo
     monitor = Monitor(settings, MonitorSettings(**defaults), registry)  # type: ignore[arg-type]
     registry.register(SnapshotCollector(monitor))
     monitor.restore()
-    server = MonitorServer(monitor, registry, "127.0.0.1", 0)
+    server = MonitorServer(monitor, registry, "127.0.0.1", 0, render_every=RENDER_EVERY)
     server.start()
     stop = threading.Event()
     thread = threading.Thread(target=monitor.run, args=(stop,), daemon=True)

@@ -57,6 +57,8 @@ class LagCollector:
         self.fetch_budget = fetch_budget
         self.fetch_seconds = fetch_seconds
         self.newest_of = frozenset(newest_of)
+        self.metadata_max_age = 30.0
+        self._metadata: tuple[float, list[tuple[str, int]]] | None = None
         """Topics whose newest record's time is read too (the connections' publisher topics)."""
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
@@ -113,6 +115,12 @@ class LagCollector:
         return self._with_timestamps(groups, newest_keys)
 
     def _partitions(self) -> list[tuple[str, int]]:
+        """The partitions of the bus's topics; metadata is asked again after `metadata_max_age`
+        seconds only (building it holds the GIL, which would stall a scrape)."""
+        now = time.monotonic()
+        if self._metadata is not None and now - self._metadata[0] < self.metadata_max_age:
+            self._ping()
+            return self._metadata[1]
         metadata = retrying(lambda: self._admin.list_topics(timeout=self.timeout), self.retries)
         out: list[tuple[str, int]] = []
         for name in sorted(self.topics):
@@ -120,7 +128,12 @@ class LagCollector:
             if topic is None or topic.error is not None:
                 continue
             out.extend((name, p) for p in sorted(topic.partitions))
+        self._metadata = (now, out)
         return out
+
+    def _ping(self) -> None:
+        """A cheap request that fails when the broker does not answer (cluster id)."""
+        self._admin.describe_cluster(request_timeout=self.timeout).result()
 
     def _group_ids(self) -> list[str]:
         def listed() -> Any:

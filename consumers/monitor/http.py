@@ -1,7 +1,7 @@
 """The monitor's HTTP server: the board, the JSON API, /metrics, /healthz and /readyz.
 
 Every answer is built from the monitor's last snapshot; nothing here waits on Kafka. The
-exposition is rendered in the background every `render_every` seconds and /metrics serves the
+exposition is rendered in the background every `render_every` seconds (1) and /metrics serves the
 latest rendering, so a scrape costs a copy of bytes however many groups there are (lag in
 seconds is then at most `render_every` old).
 """
@@ -59,7 +59,7 @@ class MonitorServer:
         host: str,
         port: int,
         *,
-        render_every: float = 0.5,
+        render_every: float = 1.0,
     ) -> None:
         self.monitor = monitor
         self.registry = registry

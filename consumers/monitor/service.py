@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -228,6 +229,9 @@ class Monitor:
             while not stop.is_set():
                 began = time.monotonic()
                 self.step()
+                # what survives a collection is long-lived: keep it out of the collector's
+                # scans (a full scan pauses every thread, the HTTP ones too)
+                gc.freeze()
                 stop.wait(max(0.0, self.options.interval_seconds - (time.monotonic() - began)))
         finally:
             if self.publisher is not None:

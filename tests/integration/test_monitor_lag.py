@@ -14,10 +14,13 @@ import shutil
 import subprocess
 import time
 
+import httpx
+
 from consumers.monitor.collector import LagCollector
 from databus.settings import Settings
 from databus.topology.topics import Topics
 from tests.monitor_harness import (
+    RENDER_EVERY,
     consume,
     consumer_groups_describe,
     group_consumer,
@@ -83,7 +86,8 @@ def test_lag_equals_kafka_consumer_groups_and_seconds_are_exact(bus_ready: Setti
             if p.lag
         )
         assert reported is not None
-        assert abs(reported - (scraped_at - oldest)) <= 1.0 + 0.5
+        # within one collection interval (plus the rendering period of /metrics)
+        assert abs(reported - (scraped_at - oldest)) <= 1.0 + RENDER_EVERY
         for (_, partition), position in ours.items():
             labels = {"group": group, "topic": topic, "partition": str(partition)}
             assert (
@@ -94,6 +98,8 @@ def test_lag_equals_kafka_consumer_groups_and_seconds_are_exact(bus_ready: Setti
             )
             assert uncommitted == (1.0 if position.committed is None else 0.0)
         assert metric_value(text, "databus_consumer_group_members", group=group) == 0.0
+        assert httpx.get(f"{mon.url}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{mon.url}/readyz", timeout=5).status_code == 200
         promtool = shutil.which("promtool")
         assert promtool, "promtool (Debian prometheus) is needed"
         check = subprocess.run(
