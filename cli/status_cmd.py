@@ -64,16 +64,15 @@ def status_table(doc: dict[str, Any], url: str) -> Table:
     """The terminal table of the status document."""
     now = time.time()
     table = Table(
-        "connection",
-        "status",
-        "reason",
-        "lag (msgs)",
-        "lag (s)",
-        "freshness p99",
-        "last event seen",
         title=f"connection health from {url} "
         f"(last collection {_when(doc.get('last_success_at'), now)})",
     )
+    table.add_column("connection", no_wrap=True)  # whole names, for people and for grep
+    table.add_column("status", no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    for name in ("lag (msgs)", "lag (s)", "freshness p99"):
+        table.add_column(name, justify="right")
+    table.add_column("last event seen")
     for c in doc["connections"]:
         colour = COLOURS.get(c["status"], "white")
         table.add_row(

@@ -22,6 +22,7 @@ class DemoMonitor:
     """`databus run monitor` for the demo's groups, on a free port."""
 
     def __init__(self, settings: Settings, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = ["run", "monitor", "--port", str(self.port), "--interval", "2"]

@@ -14,6 +14,7 @@ bus.connection-status.v1.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -27,9 +28,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from confluent_kafka import Producer
 from prometheus_client.registry import CollectorRegistry
 
+from cli.main import cli
 from consumers.monitor.service import Monitor
 from consumers.monitor.settings import MonitorSettings
 from databus.registry import registry_client
@@ -203,6 +206,7 @@ def test_scenarios_end_in_their_status(
             group = f"{prefix}sink-social-insurance"
             assert metric_value(mon.metrics(), "databus_consumer_group_members", group=group) == 0
             _board_shows_stopped(mon.url, "population-to-social-insurance")
+            _status_command_agrees(mon.url, "population-to-social-insurance")
 
             _database_refuses_then_accepts(mon, local_stack, pg_url)
             _broker_frozen_then_thawed(mon, kafka_pid)
@@ -255,6 +259,20 @@ def _broker_frozen_then_thawed(mon: RunningMonitor, kafka_pid: int) -> None:
         if line.startswith("databus_monitor_collection_errors_total{")
     ]
     assert errors, "the failed collections are counted"
+
+
+def _status_command_agrees(url: str, connection: str) -> None:
+    """`databus status` reads the monitor: the table, the JSON, and --strict's exit code."""
+    runner = CliRunner()
+    table = runner.invoke(cli, ["status", "--url", url])
+    assert table.exit_code == 0, table.output
+    assert connection in table.output and "STOPPED" in table.output
+    machine = runner.invoke(cli, ["status", "--url", url, "--json"])
+    assert machine.exit_code == 0
+    rows = {c["connection"]: c for c in json.loads(machine.output)["connections"]}
+    assert rows[connection]["status"] == "STOPPED"
+    assert runner.invoke(cli, ["status", "--url", url, "--strict"]).exit_code == 3
+    assert runner.invoke(cli, ["status", "--url", "http://127.0.0.1:9"]).exit_code == 1
 
 
 def _board_shows_stopped(url: str, connection: str) -> None:

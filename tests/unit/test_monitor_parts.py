@@ -74,3 +74,24 @@ def test_board_escapes_and_lists_every_connection() -> None:
     assert "src=" not in page and "<script" not in page  # no external assets
     chart = svg_chart([(time.time() - 60, 1.0), (time.time(), 4.0)], title="lag", unit="messages")
     assert chart.startswith("<svg") and "polyline" in chart
+
+
+def test_transient_broker_answers_are_retried() -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    from consumers.monitor.retry import is_transient, reason_code, retrying
+
+    loading = KafkaException(KafkaError(KafkaError.COORDINATOR_LOAD_IN_PROGRESS))
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise loading
+        return "ok"
+
+    assert is_transient(loading)
+    assert retrying(flaky, 3, backoff=0.001) == "ok" and len(calls) == 3
+    fatal = KafkaException(KafkaError(KafkaError.GROUP_AUTHORIZATION_FAILED))
+    assert not is_transient(fatal)
+    assert reason_code(fatal) == "group_authorization_failed"
