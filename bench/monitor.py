@@ -9,7 +9,8 @@ its lag in seconds needs record timestamps). Then, in the same run:
    (empty timestamp cache) and warm (the steady state: the next collections);
 2. baseline: `kafka-consumer-groups --describe` over the same groups (ConsumerGroupCommand from
    the stack's jars, one JVM, every group passed with --group);
-3. while collections run, a concurrent scraper GETs the monitor's /metrics and times it (p99);
+3. while collections run, a concurrent scraper (its own process, 10 scrapes a second) GETs the
+   monitor's /metrics and times each answer (p99);
 4. the bench process's peak memory (RSS), which holds the monitor.
 
 Writes bench/results/monitor.json; topics and groups are deleted at the end.
@@ -121,6 +122,11 @@ def consumer_groups_tool(
     return seconds, rows
 
 
+SCRAPE_PAUSE = 0.1
+"""Seconds between scrapes: 10 a second, 150 times Prometheus's default rate, while a scraper
+going back to back would take a whole core of this 2-core machine by itself (1.4 MB each)."""
+
+
 class Scraper:
     """A separate process (as Prometheus is) that GETs /metrics back to back between `start`
     and `finish`, and returns the latencies."""
@@ -156,7 +162,7 @@ def _scrape(url: str, go: Any, done: Any, out: Any) -> None:
             response = client.get(url, timeout=10)
             latencies.append(time.perf_counter() - began)
             size = len(response.content)
-            time.sleep(0.02)
+            time.sleep(SCRAPE_PAUSE)
     out.put((latencies, size))
 
 
@@ -170,7 +176,7 @@ def main() -> None:  # noqa: PLR0915 (one measured story, told in order)
     parser.add_argument("--partitions", type=int, default=5000, help="partitions in all")
     parser.add_argument("--topics", type=int, default=500, help="topics (each group owns one)")
     parser.add_argument("--records", type=int, default=5, help="records per partition")
-    parser.add_argument("--collections", type=int, default=4, help="warm collections timed")
+    parser.add_argument("--collections", type=int, default=8, help="warm collections timed")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     command = (

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 import httpx
+from rich.console import Console
 from rich.table import Table
 
 from cli.output import console, emit_json, fail
@@ -58,6 +59,11 @@ def _when(at: Any, now: float) -> str:
         return "—"
     stamp = datetime.fromtimestamp(float(at), UTC).strftime("%H:%M:%S")
     return f"{stamp} ({_age(max(0.0, now - float(at)))} ago)"
+
+
+def _wide(console_: Console) -> Console:
+    """Output that is not a terminal (CI logs, pipes) gets room for the whole table."""
+    return console_ if console_.is_terminal else Console(width=160)
 
 
 def status_table(doc: dict[str, Any], url: str) -> Table:
@@ -115,7 +121,7 @@ def status(url: str, watch: bool, every: float, strict: bool, as_json: bool) -> 
         if as_json:
             emit_json(doc)
         else:
-            console.print(status_table(doc, url))
+            _wide(console).print(status_table(doc, url))
         if not watch:
             break
         time.sleep(every)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+from rich.console import Console
 
 from cli.demo.population import _start, _stop
 from cli.demo.run_id import GROUP_PREFIX
@@ -51,7 +52,7 @@ def show_health(monitor: DemoMonitor) -> bool:
         return False
     time.sleep(5)  # a few collections after the last step
     doc = fetch_status(monitor.url)
-    console.print(status_table(doc, monitor.url))
+    (console if console.is_terminal else Console(width=160)).print(status_table(doc, monitor.url))
     console.print(
         "The components of the demo have been stopped, so their connections show STOPPED; "
         "connections no demo component serves show what the bus has for them."
