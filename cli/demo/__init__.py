@@ -23,7 +23,7 @@ Step = tuple[str, Callable[[], bool]]
 def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) -> None:
     """Run every demo step in order; exit non-zero at the first one that does not hold."""
     from cli.demo.contracts import show_contracts
-    from cli.demo.health import DemoMonitor, show_health
+    from cli.demo.health import DemoMonitor, show_health, show_live
     from cli.demo.heartbeats import show_heartbeats
     from cli.demo.population import show_population_sync
     from cli.demo.publishing import show_publishing
@@ -33,6 +33,7 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
     topics = Topics.from_settings(settings, topology)
     endpoints = settings.endpoints
     show_topology(topology)
+    monitor = DemoMonitor(settings, workdir)
     steps: list[Step] = [
         (
             "Heartbeats: publish Avro through the registry, consume, check framing",
@@ -52,10 +53,9 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
         ),
         (
             "Sectors: lawful projections fill three sector databases; the usage trail",
-            lambda: show_sectors(settings, topology, workdir),
+            lambda: show_sectors(settings, topology, workdir, lambda: show_live(monitor)),
         ),
     ]
-    monitor = DemoMonitor(settings, workdir)
     steps.append(
         (
             "Connection health: `databus status` from the lag monitor, and the web board",

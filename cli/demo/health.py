@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -45,6 +46,19 @@ class DemoMonitor:
         _stop(self.process)
 
 
+def show_live(monitor: DemoMonitor) -> None:
+    """`databus status` while the router and the sinks run (after a full health window)."""
+    if not monitor.wait_ready():
+        return
+    time.sleep(7)  # a full window (3 collections, 2 s apart) with the components running
+    console.print("[bold]while the router and the sinks run[/] (`databus status`):")
+    _print(fetch_status(monitor.url), monitor.url)
+
+
+def _print(doc: dict[str, Any], url: str) -> None:
+    (console if console.is_terminal else Console(width=160)).print(status_table(doc, url))
+
+
 def show_health(monitor: DemoMonitor) -> bool:
     """Print `databus status` as the monitor sees the connections after the flow."""
     if not monitor.wait_ready():
@@ -52,10 +66,10 @@ def show_health(monitor: DemoMonitor) -> bool:
         return False
     time.sleep(5)  # a few collections after the last step
     doc = fetch_status(monitor.url)
-    (console if console.is_terminal else Console(width=160)).print(status_table(doc, monitor.url))
+    _print(doc, monitor.url)
     console.print(
-        "The components of the demo have been stopped, so their connections show STOPPED; "
-        "connections no demo component serves show what the bus has for them."
+        "After the flow: the demo's components have been stopped, so their connections show "
+        "STOPPED (no live consumer); mobile-subscribers has no sink in the demo."
     )
     console.print(
         f"web board: {monitor.url}/ (served while the monitor runs; to keep one running: "

@@ -5,6 +5,7 @@ citizen shows who received what, when, and why."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.table import Table
@@ -21,8 +22,14 @@ SECTORS = ("social-insurance", "tax", "health")
 TIMEOUT = 180.0
 
 
-def show_sectors(settings: Settings, topology: Topology, workdir: Path) -> bool:
-    """Run the router, three sinks and the usage recorder until the sectors are filled."""
+def show_sectors(
+    settings: Settings,
+    topology: Topology,
+    workdir: Path,
+    while_running: Callable[[], object] | None = None,
+) -> bool:
+    """Run the router, three sinks and the usage recorder until the sectors are filled;
+    `while_running` is called then, before they are stopped."""
     from consumers.sink.store import create_sector_schema, sector_citizens
     from consumers.usage.store import create_usage_schema, data_usage, trail
     from databus.population.schema import citizens
@@ -86,6 +93,8 @@ def show_sectors(settings: Settings, topology: Topology, workdir: Path) -> bool:
             if all(c >= expected for c in counts.values()) and usage_rows:
                 break
             time.sleep(1)
+        if while_running is not None:
+            while_running()
     finally:
         for worker in workers:
             _stop(worker)

@@ -37,3 +37,4 @@ def test_demo_runs_every_step(bus_settings: Settings, tmp_path: Path) -> None:
     assert "connection health from http://127.0.0.1:" in result.output  # `databus status`
     assert "web board: http://127.0.0.1:" in result.output
     assert "civil-status-to-population" in result.output
+    assert "while the router and the sinks run" in result.output
