@@ -95,3 +95,16 @@ def test_transient_broker_answers_are_retried() -> None:
     fatal = KafkaException(KafkaError(KafkaError.GROUP_AUTHORIZATION_FAILED))
     assert not is_transient(fatal)
     assert reason_code(fatal) == "group_authorization_failed"
+
+
+def test_the_monitor_knows_the_components_default_groups() -> None:
+    import inspect
+
+    from consumers.sink import worker as sink_worker
+    from databus.consumer_groups import POPULATION_SYNC, SECTOR_ROUTER, sink_group
+    from streams.population.worker import CONSUMER as SYNC_GROUP
+    from streams.router.worker import CONSUMER as ROUTER_GROUP
+
+    assert (POPULATION_SYNC, SECTOR_ROUTER) == (SYNC_GROUP, ROUTER_GROUP)
+    assert sink_group("tax") == "sink-tax"
+    assert 'f"sink-{sector}"' in inspect.getsource(sink_worker)  # the sink's own default
