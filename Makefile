@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.backfill
 	$(BIN)/python -m bench.e2e
 	$(BIN)/python -m bench.verify
+	$(BIN)/python -m bench.monitor
 
 ## generate: rewrite the Avro schemas and docs/events.md from the models (tests check both)
 generate: $(STAMP)

@@ -56,8 +56,8 @@ from bench.stack import (
     psycopg_dsn,
     server_url,
 )
+from consumers.monitor.group_watch import GroupWatch
 from consumers.sink.store import create_sector_schema, sector_citizens
-from databus.consumer_lag import CommittedOffsets
 from databus.kafka_config import producer_config
 from databus.projection import Snapshot, snapshot, snapshot_release
 from databus.registry import registry_client
@@ -154,7 +154,7 @@ def _run_sink(
     """Start `databus run sink` until the group has committed `expected` more records; the
     window is from its first commit to its last."""
     topic = Topics.from_settings(settings).sector_topic(SECTOR)
-    committed = CommittedOffsets(settings.endpoints.bootstrap_servers, group, topic)
+    committed = GroupWatch(settings.endpoints.bootstrap_servers, group, topic)
     before = committed.total()
     target = before + expected
     command = [

@@ -47,7 +47,7 @@ from sqlalchemy import Engine, create_engine, func, select
 
 from bench.common import RESULTS, machine, write_result
 from bench.stack import component_env, cpu_seconds, delete_topics, fresh_database, server_url
-from databus.consumer_lag import CommittedOffsets
+from consumers.monitor.group_watch import GroupWatch
 from databus.contracts import bindings
 from databus.dead_letter import H_REASON
 from databus.kafka_admin import apply_topics
@@ -229,14 +229,14 @@ def _run_worker(settings: Settings, url: str, batch_size: int, workdir: Path) ->
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    offsets = CommittedOffsets(settings.endpoints.bootstrap_servers, group, sources)
+    offsets = GroupWatch(settings.endpoints.bootstrap_servers, group, sources)
     try:
         started, cpu_at_first, peak = 0.0, 0.0, 0
         last_committed, last_change = -1, time.monotonic()
         while True:
             time.sleep(1.0)
-            lag = offsets.lags()
-            committed = sum(p.committed for p in lag)
+            lag = offsets.positions()
+            committed = sum(p.committed or 0 for p in lag)
             now = time.monotonic()
             parked = _parked(engine)
             peak = max(peak, parked)

@@ -15,6 +15,7 @@ from cli.reconcile_cmd import reconcile
 from cli.run_cmd import run
 from cli.schemas_cmd import schemas
 from cli.stack_cmd import stack
+from cli.status_cmd import status
 from cli.topics_cmd import topics
 from cli.usage_cmd import usage
 from cli.verify_cmd import verify
@@ -41,6 +42,7 @@ cli.add_command(backfill)
 cli.add_command(reconcile)
 cli.add_command(observability)
 cli.add_command(verify)
+cli.add_command(status)
 
 
 @cli.command()

@@ -40,6 +40,7 @@ COMPONENTS: dict[str, str] = {
     "sink": "cli.run_sink:sink",
     "usage-recorder": "cli.run_usage:usage_recorder",
     "verifier": "cli.run_verifier:verifier",
+    "monitor": "cli.run_monitor:monitor",
 }
 """Sub-commands of `run` defined in other modules, loaded on first use."""
 

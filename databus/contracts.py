@@ -12,6 +12,7 @@ from schemas.event_types import EVENT_TYPES_BY_NAME
 from schemas.models.base import Contract
 from schemas.models.citizen import Citizen
 from schemas.models.downstream import (
+    ConnectionStatusChanged,
     DataUsage,
     DeadLetter,
     Heartbeat,
@@ -30,6 +31,7 @@ _RECORD_OF_ROLE: dict[TopicRole, type[Contract]] = {
     TopicRole.DEAD_LETTER: DeadLetter,
     TopicRole.DATA_USAGE: DataUsage,
     TopicRole.HEARTBEATS: Heartbeat,
+    TopicRole.CONNECTION_STATUS: ConnectionStatusChanged,
 }
 
 

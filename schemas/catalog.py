@@ -8,6 +8,7 @@ from schemas.models.base import Contract
 from schemas.models.citizen import Citizen
 from schemas.models.civil_status import CIVIL_STATUS_EVENTS, CivilStatusEvent
 from schemas.models.downstream import (
+    ConnectionStatusChanged,
     DataUsage,
     DeadLetter,
     Heartbeat,
@@ -65,5 +66,6 @@ RECORDS: tuple[type[Contract], ...] = (
     DeadLetter,
     DataUsage,
     Heartbeat,
+    ConnectionStatusChanged,
 )
 """Records the bus produces itself, one per topic kind."""

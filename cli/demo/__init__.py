@@ -23,6 +23,7 @@ Step = tuple[str, Callable[[], bool]]
 def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) -> None:
     """Run every demo step in order; exit non-zero at the first one that does not hold."""
     from cli.demo.contracts import show_contracts
+    from cli.demo.health import DemoMonitor, show_health, show_live
     from cli.demo.heartbeats import show_heartbeats
     from cli.demo.population import show_population_sync
     from cli.demo.publishing import show_publishing
@@ -33,6 +34,7 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
     topics = Topics.from_settings(settings, topology)
     endpoints = settings.endpoints
     show_topology(topology)
+    monitor = DemoMonitor(settings, workdir)
     steps: list[Step] = [
         (
             "Heartbeats: publish Avro through the registry, consume, check framing",
@@ -52,17 +54,26 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
         ),
         (
             "Sectors: lawful projections fill three sector databases; the usage trail",
-            lambda: show_sectors(settings, topology, workdir),
+            lambda: show_sectors(settings, topology, workdir, lambda: show_live(monitor)),
         ),
         (
             "Verification: a mobile operator checks its subscribers; verdicts, never values",
             lambda: show_verification(settings, workdir),
         ),
     ]
-    for title, step in steps:
-        console.rule(title)
-        if not step():
-            fail(f"demo step failed: {title}")
+    steps.append(
+        (
+            "Connection health: `databus status` from the lag monitor, and the web board",
+            lambda: show_health(monitor),
+        )
+    )
+    try:
+        for title, step in steps:
+            console.rule(title)
+            if not step():
+                fail(f"demo step failed: {title}")
+    finally:
+        monitor.stop()
     console.print(
         f"[green]demo ok[/]: Kafka {endpoints.bootstrap_servers}, registry "
         f"{endpoints.registry_url}; stop the stack with `databus stack down`"

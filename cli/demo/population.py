@@ -15,7 +15,9 @@ from pathlib import Path
 from rich.table import Table
 from sqlalchemy import create_engine, func, select
 
+from cli.demo.run_id import GROUP_PREFIX
 from cli.output import console
+from databus.consumer_groups import POPULATION_SYNC
 from databus.settings import Settings
 
 TIMEOUT = 300.0
@@ -46,7 +48,7 @@ def show_population_sync(settings: Settings, workdir: Path) -> bool:
             "--database-url",
             url,
             "--group",
-            f"demo-population-sync-{int(time.time())}",
+            f"{GROUP_PREFIX}{POPULATION_SYNC}",
         ],
         log,
     )

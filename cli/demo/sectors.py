@@ -5,13 +5,16 @@ citizen shows who received what, when, and why."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.table import Table
 from sqlalchemy import create_engine, func, select
 
 from cli.demo.population import _start, _stop
+from cli.demo.run_id import GROUP_PREFIX
 from cli.output import console
+from databus.consumer_groups import SECTOR_ROUTER, sink_group
 from databus.settings import Settings
 from databus.topology.model import Topology
 
@@ -19,8 +22,14 @@ SECTORS = ("social-insurance", "tax", "health")
 TIMEOUT = 180.0
 
 
-def show_sectors(settings: Settings, topology: Topology, workdir: Path) -> bool:
-    """Run the router, three sinks and the usage recorder until the sectors are filled."""
+def show_sectors(
+    settings: Settings,
+    topology: Topology,
+    workdir: Path,
+    while_running: Callable[[], object] | None = None,
+) -> bool:
+    """Run the router, three sinks and the usage recorder until the sectors are filled;
+    `while_running` is called then, before they are stopped."""
     from consumers.sink.store import create_sector_schema, sector_citizens
     from consumers.usage.store import create_usage_schema, data_usage, trail
     from databus.population.schema import citizens
@@ -41,12 +50,16 @@ def show_sectors(settings: Settings, topology: Topology, workdir: Path) -> bool:
         create_sector_schema(create_engine(urls[sector]))
     create_usage_schema(create_engine(npd))
     workers = [
-        _start(settings, ["run", "router", "--group", f"demo-router-{run}"], workdir / "router.log")
+        _start(
+            settings,
+            ["run", "router", "--group", f"{GROUP_PREFIX}{SECTOR_ROUTER}"],
+            workdir / "router.log",
+        )
     ]
     workers += [
         _start(
             settings,
-            ["run", "sink", s, "--database-url", urls[s], "--group", f"demo-sink-{s}-{run}"],
+            ["run", "sink", s, "--database-url", urls[s], "--group", GROUP_PREFIX + sink_group(s)],
             workdir / f"sink-{s}.log",
         )
         for s in SECTORS
@@ -80,6 +93,8 @@ def show_sectors(settings: Settings, topology: Topology, workdir: Path) -> bool:
             if all(c >= expected for c in counts.values()) and usage_rows:
                 break
             time.sleep(1)
+        if while_running is not None:
+            while_running()
     finally:
         for worker in workers:
             _stop(worker)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from databus.topology.model import Topology
 
-MONITOR_PORT = 9400
+MONITOR_PORT = 9308
 SINK_BASE_PORT = 9410
 
 

@@ -138,6 +138,7 @@ class TopicRole(StrEnum):
     DEAD_LETTER = "dead-letter"
     DATA_USAGE = "data-usage"
     HEARTBEATS = "heartbeats"
+    CONNECTION_STATUS = "connection-status"
 
     @property
     def compacted(self) -> bool:

@@ -13,10 +13,18 @@ POPULATION_CITIZENS: Final = "population.citizens.v1"
 DEAD_LETTER: Final = "bus.dead-letter.v1"
 DATA_USAGE: Final = "bus.data-usage.v1"
 HEARTBEATS: Final = "bus.heartbeats.v1"
+CONNECTION_STATUS: Final = "bus.connection-status.v1"
 SECTOR_TOPIC_PREFIX: Final = "sector."
 
 RESERVED_TOPICS: Final[frozenset[str]] = frozenset(
-    {POPULATION_CHANGES, POPULATION_CITIZENS, DEAD_LETTER, DATA_USAGE, HEARTBEATS}
+    {
+        POPULATION_CHANGES,
+        POPULATION_CITIZENS,
+        DEAD_LETTER,
+        DATA_USAGE,
+        HEARTBEATS,
+        CONNECTION_STATUS,
+    }
 )
 """Topic names the bus itself uses; no source may publish to them."""
 

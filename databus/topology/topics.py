@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final
 from databus.topology.loader import load_topology
 from databus.topology.model import TopicRole, Topology
 from databus.topology.names import (
+    CONNECTION_STATUS,
     DATA_USAGE,
     DEAD_LETTER,
     HEARTBEATS,
@@ -142,6 +143,11 @@ class Topics:
         """Publisher and component heartbeats."""
         return self.name(HEARTBEATS)
 
+    @property
+    def connection_status(self) -> str:
+        """Changes of connection health, published by the lag monitor (keyed by connection)."""
+        return self.name(CONNECTION_STATUS)
+
     # ------------------------------------------------------------------ specs
 
     def _spec(self, base: str, role: TopicRole, owner: str | None = None) -> TopicSpec:
@@ -185,6 +191,7 @@ class Topics:
         out.append(self._spec(DEAD_LETTER, TopicRole.DEAD_LETTER))
         out.append(self._spec(DATA_USAGE, TopicRole.DATA_USAGE))
         out.append(self._spec(HEARTBEATS, TopicRole.HEARTBEATS))
+        out.append(self._spec(CONNECTION_STATUS, TopicRole.CONNECTION_STATUS))
         return out
 
     def spec(self, name: str) -> TopicSpec:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Check (and, as root, install from Debian's packages) the programs the local stack runs.
 #   ensure-system.sh core   Java 17 and Maven: Kafka and the registry (make demo)
-#   ensure-system.sh full   plus PostgreSQL, MariaDB, Prometheus/promtool and kcat (make test)
+#   ensure-system.sh full   plus PostgreSQL, MariaDB, Prometheus/promtool, kcat and headless
+#                           Chromium with its driver (the monitor's board test) (make test)
 set -euo pipefail
 level="${1:-core}"
 
@@ -17,6 +18,8 @@ if [ "$level" = full ]; then
   need /usr/sbin/mariadbd mariadb-server
   need promtool prometheus
   need kcat kcat
+  need chromium chromium
+  need chromedriver chromium-driver
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -1,5 +1,5 @@
 """Records the bus itself produces: population changes, sector projections, verification,
-dead letters, the data-usage trail and heartbeats."""
+dead letters, the data-usage trail, heartbeats and connection status changes."""
 
 from __future__ import annotations
 
@@ -173,3 +173,30 @@ class Heartbeat(Contract):
     sequence: int = field("Heartbeat counter of this instance, starting at 0.", ge=0)
     sent_at: datetime = field("When the heartbeat was sent (UTC).")
     interval_seconds: int = field("Interval the publisher promises between heartbeats.", ge=1)
+
+
+class ConnectionState(StrEnum):
+    """Health of one connection (DESIGN.md §7); docs/observability.md gives the rules."""
+
+    OK = "OK"
+    LAGGING = "LAGGING"
+    STALLED = "STALLED"
+    STOPPED = "STOPPED"
+    IDLE = "IDLE"
+    SINK_FAILING = "SINK_FAILING"
+    DOWN = "DOWN"
+
+
+class ConnectionStatusChanged(Contract):
+    """A change of a connection's health, published by the lag monitor; keyed by connection."""
+
+    avro_namespace = BUS
+    connection: str = field("Connection name from the topology (the `connection` label).")
+    status: ConnectionState = field("The new state.")
+    previous: ConnectionState | None = field("The state before, if any.", default=None)
+    reason: str = field("Reason code of the new state (e.g. no_live_members, lag_growing).")
+    detail: str = field("Explanation without personal values.", default="")
+    lag_messages: int = field("Lag of the connection in messages when the state changed.", ge=0)
+    lag_seconds: float = field("Lag of the connection in seconds when the state changed.", ge=0)
+    changed_at: datetime = field("When the monitor saw the change (UTC).")
+    monitor: str = field("Id of the monitor instance that published the change.")

@@ -80,6 +80,18 @@ CASES = [
         ["ours", "p50_ms"],
         {"missing": 0},
     ),
+    BenchCase(
+        "monitor",
+        ["--groups", "20", "--partitions", "100", "--topics", "20", "--collections", "1"],
+        [
+            "kafka-consumer-groups --describe over the same groups",
+            "/metrics during collections",
+            "command: python -m bench.monitor --groups 20",
+        ],
+        ["ours", "baseline", "metrics_p99_ms", "peak_rss_mb"],
+        {"groups": 20, "group_partitions": 100},
+        postgres=False,
+    ),
 ]
 
 

@@ -34,3 +34,7 @@ def test_demo_runs_every_step(bus_settings: Settings, tmp_path: Path) -> None:
     assert "published events applied" in result.output
     assert "outbox relay:" in result.output
     assert "usage trail of the citizen" in result.output
+    assert "connection health from http://127.0.0.1:" in result.output  # `databus status`
+    assert "web board: http://127.0.0.1:" in result.output
+    assert "civil-status-to-population" in result.output
+    assert "while the router and the sinks run" in result.output

@@ -44,8 +44,8 @@ from typing import Any
 from confluent_kafka import Producer
 from sqlalchemy import create_engine, select
 
+from consumers.monitor.group_watch import GroupWatch
 from consumers.sink.store import Row, create_sector_schema, sector_citizens, to_row
-from databus.consumer_lag import CommittedOffsets
 from databus.kafka_config import producer_config
 from databus.population.schema import citizens, create_population_schema
 from databus.projection import project
@@ -290,7 +290,7 @@ def _consume_with_kills(
             start_new_session=True,
         )
 
-    committed = CommittedOffsets(settings.endpoints.bootstrap_servers, group, topic)
+    committed = GroupWatch(settings.endpoints.bootstrap_servers, group, topic)
     killed_at: list[int] = []
     sink = start()
     try:
@@ -311,7 +311,7 @@ def _consume_with_kills(
     return killed_at
 
 
-def _reached(committed: CommittedOffsets, target: int) -> Callable[[], bool]:
+def _reached(committed: GroupWatch, target: int) -> Callable[[], bool]:
     return lambda: committed.total() >= target
 
 
