@@ -36,6 +36,13 @@ class SnapshotCollector(Collector):
         if ok is not None:
             last.add_metric([], ok.finished_at)
         yield last
+        ready = GaugeMetricFamily(
+            "databus_component_ready",
+            "1 when the component is ready (its /readyz answers 200), else 0.",
+            labels=["component"],
+        )
+        ready.add_metric(["monitor"], 1.0 if self.monitor.ready() else 0.0)
+        yield ready
 
     def _groups(self, now: float) -> Iterator[Metric]:
         lag = GaugeMetricFamily(

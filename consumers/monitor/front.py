@@ -3,14 +3,15 @@
 The monitor renders every answer (`pages.render_pages`) every second and sends them down a pipe;
 this process only copies bytes to sockets. Being another process, it never waits for the
 monitor's GIL while a collection runs, so a scrape stays fast however busy the collection is.
-`/healthz` answers 200 while pages keep arriving (503 once they are `stale_after` seconds old);
-the front exits when the monitor's end of the pipe closes.
+`/healthz` answers 200 `{"component": "monitor", "alive": true}` while pages keep arriving (503
+once they are `stale_after` seconds old); the front exits when the monitor's end of the pipe closes.
 
 Imports nothing heavy: it is started with the `spawn` method.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 TEXT = "text/plain; charset=utf-8"
+JSON = "application/json"
 
 
 def serve_front(host: str, port: int, pipe: Connection, stale_after: float) -> None:
@@ -57,8 +59,9 @@ def _handler(state: dict[str, Any], stale_after: float) -> type[BaseHTTPRequestH
             path = urlsplit(self.path).path
             if path == "/healthz":
                 fresh = time.monotonic() - state["at"] <= stale_after
-                status, body = (200, b"ok\n") if fresh else (503, b"monitor not rendering\n")
-                content_type = TEXT
+                status = 200 if fresh else 503
+                body = json.dumps({"component": "monitor", "alive": fresh}).encode()
+                content_type = JSON
             else:
                 page = state["pages"].get(path)
                 if page is None:

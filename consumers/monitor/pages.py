@@ -37,6 +37,12 @@ def status_document(monitor: Monitor) -> dict[str, object]:
     }
 
 
+def _readyz(ready: bool) -> Page:
+    """The readiness answer, shaped as every component's (`databus.http_service`)."""
+    body = {"component": "monitor", "ready": ready, "checks": {"collected": ready}}
+    return Page(200 if ready else 503, JSON, json.dumps(body).encode())
+
+
 def render_pages(monitor: Monitor, registry: CollectorRegistry) -> dict[str, Page]:
     """Path -> answer, for every path the front serves."""
     views = monitor.view()
@@ -44,7 +50,7 @@ def render_pages(monitor: Monitor, registry: CollectorRegistry) -> dict[str, Pag
     ready = monitor.ready()
     pages = {
         "/metrics": Page(200, CONTENT_TYPE_LATEST, generate_latest(registry)),
-        "/readyz": Page(200, TEXT, b"ready\n") if ready else Page(503, TEXT, b"not ready\n"),
+        "/readyz": _readyz(ready),
         "/api/status": Page(200, JSON, json.dumps(status_document(monitor)).encode()),
         "/": Page(
             200, HTML, render_board(views, last_success=ok.finished_at if ok else None).encode()

@@ -8,8 +8,8 @@ database that then refuses connections (SINK_FAILING) and accepts them again (OK
 civil-status publisher is quiet with fresh heartbeats (IDLE); the residence publisher's last
 heartbeat is old (DOWN, publisher_silent). Then the broker is frozen (SIGSTOP: DOWN) and thawed
 (recovery). The web board is loaded in headless Chromium while the killed sink is STOPPED
-(screenshot docs/board.png). Finally a new monitor reads the last statuses back from
-bus.connection-status.v1.
+(screenshots in a scratch directory; into docs/ with DATABUS_UPDATE_SCREENSHOTS=1). Finally a
+new monitor reads the last statuses back from bus.connection-status.v1.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -275,8 +276,17 @@ def _status_command_agrees(url: str, connection: str) -> None:
     assert runner.invoke(cli, ["status", "--url", "http://127.0.0.1:9"]).exit_code == 1
 
 
+def _screenshot_dir() -> Path:
+    """Where screenshots go: `docs/` when DATABUS_UPDATE_SCREENSHOTS=1 (to refresh the ones the
+    docs show), else a scratch directory, so a test run leaves the checkout unchanged."""
+    if os.environ.get("DATABUS_UPDATE_SCREENSHOTS") == "1":
+        return Path(PROJECT_ROOT, "docs")
+    return Path(tempfile.mkdtemp(prefix="databus-board-"))
+
+
 def _board_shows_stopped(url: str, connection: str) -> None:
     """Load the board in headless Chromium; the connection's row says STOPPED; screenshot."""
+    shots = _screenshot_dir()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -293,12 +303,12 @@ def _board_shows_stopped(url: str, connection: str) -> None:
         state = row.find_element(By.CSS_SELECTOR, ".state")
         assert state.text == "STOPPED"
         assert state.get_attribute("data-status") == "STOPPED"
-        driver.save_screenshot(str(Path(PROJECT_ROOT, "docs", "board.png")))
+        driver.save_screenshot(str(shots / "board.png"))
         row.find_element(By.TAG_NAME, "a").click()
         assert (
             driver.find_element(By.ID, "connection").get_attribute("data-connection") == connection
         )
         assert driver.find_elements(By.TAG_NAME, "svg")
-        driver.save_screenshot(str(Path(PROJECT_ROOT, "docs", "board-connection.png")))
+        driver.save_screenshot(str(shots / "board-connection.png"))
     finally:
         driver.quit()

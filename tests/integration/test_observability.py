@@ -1,6 +1,6 @@
 """Every component's endpoints, exact freshness where data lands, a real Prometheus scraping
 the real components with the generated rules, an alert firing, and every dashboard query
-accepted by that Prometheus.
+accepted by that Prometheus; the lag monitor beside them, until a killed sink fires its alert.
 
 One flow (the components start once): population sync, outbox relay, router, the tax sink and
 the usage recorder run as `databus run ...` processes with `--metrics-port`; a birth is
@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -32,10 +36,12 @@ from streams.population.outbox import NPD_OUTBOX
 from tests.observability_harness import (
     PrometheusServer,
     Running,
+    free_port,
     promtool_check_metrics,
     start_component,
     wait_for,
 )
+from tests.population_harness import PROJECT_ROOT, worker_env
 from tests.unit.test_dashboards import metric_names_of
 
 DELAY = 5.0  # the birth "occurred" this long before it is published
@@ -80,7 +86,7 @@ def _start(bus_ready: Settings, npd_url: str, tax_url: str, tmp: Path) -> list[R
             "--within",
             "0.2",
         ],
-        "router": ["router", "--group", f"{prefix}router", "--within", "0.2"],
+        "router": ["router", "--group", f"{prefix}sector-router", "--within", "0.2"],
         "sink-tax": ["sink", "tax", "--database-url", tax_url, "--group", f"{prefix}sink-tax"],
         "usage-recorder": [
             "usage-recorder",
@@ -104,6 +110,66 @@ def _start(bus_ready: Settings, npd_url: str, tax_url: str, tmp: Path) -> list[R
             component.stop()
         raise
     return running
+
+
+def _start_monitor(bus_ready: Settings, components: list[Running], tmp: Path) -> Running:
+    """`databus run monitor` over the test's groups, reading the components' freshness."""
+    port = free_port()
+    urls = [arg for c in components for arg in ("--component-metrics-url", c.url("/metrics"))]
+    args = ["--port", str(port), "--interval", "1", "--window", "3"]
+    args += ["--group-prefix", bus_ready.topic_prefix, *urls]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "run", "monitor", *args],
+        cwd=PROJECT_ROOT,
+        env=worker_env(bus_ready),
+        stdout=(tmp / "monitor.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return Running("monitor", process, port, tmp / "monitor.log")
+
+
+def _connection(monitor: Running, name: str) -> dict[str, object]:
+    status, body = monitor.get("/api/status")
+    if status != 200:
+        return {}
+    rows = {c["connection"]: c for c in json.loads(body)["connections"]}
+    return dict(rows[name])
+
+
+def _check_monitor_sees_tax_caught_up(monitor: Running, running: list[Running]) -> None:
+    """The monitor reads the freshness where the data landed, and sees the link caught up."""
+    wait_for(
+        lambda: _connection(monitor, "population-to-tax").get("freshness_p99_seconds"),
+        30,
+        "the monitor's freshness p99 of population-to-tax",
+        *running,
+    )
+    wait_for(
+        lambda: _connection(monitor, "population-to-tax").get("status") == "OK",
+        60,
+        "population-to-tax OK at the monitor",
+        *running,
+    )
+
+
+def _kill_sink_and_see_stopped(
+    prometheus: PrometheusServer, running: list[Running], sink: Running, monitor: Running
+) -> None:
+    """The tax sink SIGKILLed: the monitor finds its connection STOPPED once the group empties
+    (the broker's session timeout), and Prometheus fires the alert."""
+    stopped = "DatabusConnectionStopped"
+    assert not prometheus.firing(stopped, connection="population-to-tax")
+    os.killpg(sink.process.pid, signal.SIGKILL)
+    sink.process.wait(10)
+    running.remove(sink)
+    wait_for(
+        lambda: prometheus.firing(stopped, connection="population-to-tax"),
+        120,
+        f"{stopped} firing on population-to-tax",
+        *running,
+    )
+    assert _connection(monitor, "population-to-tax")["reason"] == "no_live_consumer"
 
 
 def _check_endpoints(running: list[Running]) -> None:
@@ -189,6 +255,9 @@ def test_components_freshness_prometheus_alerts_and_dashboards(
     running = _start(bus_ready, npd_url, tax_url, tmp_path)
     by_name = {c.name: c for c in running}
     sink = by_name["sink-tax"]
+    landing = [by_name["population-sync"], sink]
+    running.append(_start_monitor(bus_ready, landing, tmp_path))
+    monitor = running[-1]
     prometheus = PrometheusServer(tmp_path / "prometheus", [(c.name, c.address) for c in running])
     try:
         prometheus.start()
@@ -201,9 +270,9 @@ def test_components_freshness_prometheus_alerts_and_dashboards(
             assert pub.flush(30).complete
         assert future.result(0)
         _check_freshness(by_name, occurred)
-        _check_expositions(
-            running, [str(event["subject_pin"]), "Nguyễn", "Ánh", "Ngọc", "036094770381"]
-        )
+        _check_monitor_sees_tax_caught_up(monitor, running)
+        personal = [str(event["subject_pin"]), "Nguyễn", "Ánh", "Ngọc", "036094770381"]
+        _check_expositions(running, personal)
 
         wait_for(
             lambda: list(prometheus.targets().values()) == ["up"] * len(running),
@@ -255,6 +324,9 @@ def test_components_freshness_prometheus_alerts_and_dashboards(
             "DatabusComponentNotReady firing",
             *running,
         )
+
+        _kill_sink_and_see_stopped(prometheus, running, sink, monitor)
+        _check_expositions([monitor], personal)
     finally:
         prometheus.stop()
         for component in running:
