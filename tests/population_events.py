@@ -70,6 +70,4 @@ def name_change(
     envelope: dict[str, Any] = {}
     if corrects is not None:
         envelope = {"change_type": "CORRECTED", "corrects_event_id": str(corrects.event_id)}
-    return event(
-        "CivilStatusChanged", pin, at, payload={"name": name, **payload}, **envelope
-    )
+    return event("CivilStatusChanged", pin, at, payload={"name": name, **payload}, **envelope)
