@@ -39,7 +39,7 @@ class ModelOutbox:
         self.changes += [change.model() for change in changes]
 
 
-def event(event_type: str, pin: str, at: datetime, **changes: Any) -> Event:
+def event(event_type: str, pin: str | None, at: datetime, **changes: Any) -> Event:
     """The example of `event_type` for `pin` at `at`, envelope and payload keys overridden."""
     data = copy.deepcopy(EXAMPLES[event_type])
     data.update(

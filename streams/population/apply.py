@@ -220,7 +220,11 @@ class _Batch:
             if is_infrastructure(error):
                 raise
             raise _RedoError(event_id, _isolated(event_id, error)) from error
-        if outcome.status == "applied" and event.event_type in UNPARKS:
+        if (
+            outcome.status == "applied"
+            and event.event_type in UNPARKS
+            and event.change_type is ChangeType.CREATED  # a correction makes no new PIN
+        ):
             self._adopt_early_facts(event)
             self._unpark(event.subject_pin or "")  # the subject's PIN exists from now on
         return outcome
@@ -342,7 +346,7 @@ class _Batch:
                 history.setdefault(pin, set()).add(change.field)
                 continue
             value = rules.new_value(change.field, citizen.record.get(change.field), change.value)
-            citizen.times[change.field] = when.isoformat()
+            _set_time(citizen, change.field, when)
             if citizen.record.get(change.field, DEFAULTS.get(change.field)) != value:
                 citizen.record[change.field] = value
                 changed.setdefault(pin, set()).add(change.field)
@@ -429,10 +433,7 @@ class _Batch:
             if citizen.record.get(name, DEFAULTS.get(name)) != value:
                 citizen.record[name] = value
                 changed.add(name)
-            if newest is None:
-                citizen.times.pop(name, None)
-            else:
-                citizen.times[name] = _iso(newest)
+            _set_time(citizen, name, newest)
         return changed, late
 
     # ------------------------------------------------------------------ changes
@@ -471,6 +472,18 @@ def _check(admission: rules.Admission | rules.Refusal | None) -> Any:
     if isinstance(admission, rules.Park):
         raise _ParkedError
     return admission
+
+
+def _set_time(citizen: CitizenState, field: str, when: datetime | None) -> None:
+    """Keep the time of the field's value; a changed time is written even when the value
+    stays (it decides what a later, older event may overwrite)."""
+    time = None if when is None else _iso(when)
+    if citizen.times.get(field) != time:
+        if time is None:
+            del citizen.times[field]
+        else:
+            citizen.times[field] = time
+        citizen.dirty = True
 
 
 def _iso(value: datetime) -> str:
