@@ -20,7 +20,7 @@ import pickle
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from hypothesis import strategies as st
@@ -332,7 +332,7 @@ class SqlMachine(RuleBasedStateMachine):
         """A correction or annulment of any earlier event, by an event of any type."""
         target = data.draw(st.sampled_from(self.published))
         kind = target.event_type if same_type else kind
-        pin = target.subject_pin
+        pin: str | None = target.subject_pin
         if kind == "AdministrativeUnitsReorganized":
             pin = None
         elif pin is None or (kind == "BirthRegistered" and pin not in {p.pin for p in PEOPLE}):
