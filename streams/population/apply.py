@@ -19,6 +19,7 @@ Only failures of infrastructure (`isolation.is_infrastructure`) propagate.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,12 +67,17 @@ class SetAside:
     error_class: str | None = None
 
 
+Occurrence = tuple[str, int]
+"""(event id, n): the n-th time a batch run meets that event (a duplicate delivery later in
+the batch may well apply where its first delivery was set aside)."""
+
+
 class _RedoError(Exception):
     """The batch must run again with this event set aside."""
 
-    def __init__(self, event_id: str, verdict: SetAside) -> None:
-        super().__init__(event_id)
-        self.event_id = event_id
+    def __init__(self, occurrence: Occurrence, verdict: SetAside) -> None:
+        super().__init__(occurrence[0])
+        self.occurrence = occurrence
         self.verdict = verdict
 
 
@@ -112,14 +118,16 @@ class PopulationApplier:
         return self._isolating(conn, list(batch), {})
 
     def _isolating(
-        self, conn: Connection, batch: list[Incoming], aside: dict[str, SetAside]
+        self, conn: Connection, batch: list[Incoming], aside: dict[Occurrence, SetAside]
     ) -> list[Outcome]:
+        # A run meets the same events in the same order up to the first one set aside, so the
+        # occurrences found by earlier runs stay valid.
         while True:
             try:
                 with conn.begin_nested():  # one savepoint per batch run, not per event
                     return _Batch(self, conn, aside).run(batch)
             except _RedoError as redo:
-                aside[redo.event_id] = redo.verdict
+                aside[redo.occurrence] = redo.verdict
             except Exception as error:
                 if is_infrastructure(error):
                     raise
@@ -129,9 +137,9 @@ class PopulationApplier:
                         len(batch),
                         type(error).__name__,
                     )
-                    return [o for i in batch for o in self._isolating(conn, [i], aside)]
+                    return [o for i in batch for o in self._isolating(conn, [i], {})]
                 event_id = str(batch[0].event.event_id)
-                aside[event_id] = _isolated(event_id, error)
+                aside[(event_id, 1)] = _isolated(event_id, error)
 
 
 def _isolated(event_id: str, error: BaseException) -> SetAside:
@@ -151,10 +159,12 @@ class _Batch:
     """One run of one batch: the rules over the store's state, event by event."""
 
     def __init__(
-        self, applier: PopulationApplier, conn: Connection, aside: dict[str, SetAside]
+        self, applier: PopulationApplier, conn: Connection, aside: dict[Occurrence, SetAside]
     ) -> None:
         self.applier = applier
         self.aside = aside
+        self.met: Counter[str] = Counter()
+        self.current: Occurrence = ("", 0)
         self.store = BatchStore(conn, applier.clock())
         self.parking = Parking(self.store)
         self.field_changes: dict[str, list[FieldChange]] = {}
@@ -187,9 +197,11 @@ class _Batch:
         event = incoming.event
         event_id = str(event.event_id)
         store = self.store
+        self.met[event_id] += 1
+        occurrence = (event_id, self.met[event_id])
         if event_id in store.seen:
             return Outcome(incoming, "duplicate", "event.duplicate")
-        verdict = self.aside.get(event_id)
+        verdict = self.aside.get(occurrence)
         if verdict is not None:
             return Outcome(
                 incoming, "dead_letter", verdict.reason, verdict.message, [], verdict.error_class
@@ -198,6 +210,7 @@ class _Batch:
         if event.event_type == "AdministrativeUnitsReorganized":
             store.record_applied(event, "reference", None)
             return Outcome(incoming, "reference")
+        self.current = occurrence
         try:
             if self.applier.faults is not None:
                 self.applier.faults.check(event)
@@ -219,7 +232,7 @@ class _Batch:
         except Exception as error:
             if is_infrastructure(error):
                 raise
-            raise _RedoError(event_id, _isolated(event_id, error)) from error
+            raise _RedoError(occurrence, _isolated(event_id, error)) from error
         if (
             outcome.status == "applied"
             and event.event_type in UNPARKS
@@ -385,7 +398,7 @@ class _Batch:
                 missing = rules.missing_mandatory(citizen.record)
                 if missing:  # the batch's state holds the change already: run it again
                     refusal = rules.lost_mandatory(missing)
-                    raise _RedoError(str(event.event_id), SetAside(refusal.reason, refusal.message))
+                    raise _RedoError(self.current, SetAside(refusal.reason, refusal.message))
         result: list[AppliedChange] = []
         for pin in sorted(set(changed) | set(late)):
             citizen = store.get(pin)
