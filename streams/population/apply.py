@@ -212,8 +212,6 @@ class _Batch:
             return Outcome(incoming, "reference")
         self.current = occurrence
         try:
-            if self.applier.faults is not None:
-                self.applier.faults.check(event)
             outcome = self._apply(incoming)
         except _RefusedError as refused:
             store.seen.discard(event_id)  # a replay after a fix must be able to apply it
@@ -308,12 +306,14 @@ class _Batch:
         _check(rules.authority(event, changes, granted))
         if event.event_type == "PinReestablished":
             _check(reestablish.admit(store, event))
+            self._inject_fault(event)
             moved = reestablish.move(store, event, changes)
             new_pin = store.resolve(event.subject_pin or "")
             return self._apply_created(incoming, moved, also_changed={new_pin: {"pin"}})
         subject = store.resolve(event.subject_pin or "")
         citizen = store.get(subject)
         admitted = _check(rules.admit(event, citizen))
+        self._inject_fault(event)
         if admitted.creates:
             store.create(subject)
         if event.change_type is ChangeType.CREATED:
@@ -330,6 +330,11 @@ class _Batch:
                 touched.setdefault(store.resolve(change.pin), set()).add(change.field)
                 store.add_fact(event, change)
         return self._settle(incoming, touched)
+
+    def _inject_fault(self, event: Event) -> None:
+        """The test hook (`isolation.FaultInjector`): fail once the rules admitted the event."""
+        if self.applier.faults is not None:
+            self.applier.faults.check(event)
 
     def _apply_created(
         self,

@@ -19,11 +19,16 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select
+from sqlalchemy import Engine, create_engine, func, select
 
 from cli.main import cli
 from databus.dead_letter import H_CONSUMER, H_ERROR_CLASS, H_MESSAGE, H_REASON
-from databus.population.schema import applied_events, citizens
+from databus.population.schema import (
+    applied_events,
+    citizens,
+    create_population_schema,
+    parked_events,
+)
 from databus.settings import Settings
 from databus.topic_reader import header, read_all
 from databus.topology.topics import Topics
@@ -126,6 +131,48 @@ def test_no_published_event_stops_the_worker(
         record = conn.execute(select(citizens.c.record).where(citizens.c.pin == PINS[3])).one()[0]
     assert record["permanent_residence"] is not None
     engine.dispose()
+
+
+def test_a_parked_event_isolated_when_released_is_dead_lettered_for_replay(
+    bus_ready: Settings, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A residence event waits parked for its birth; applying it when the birth comes fails:
+    it is dead-lettered re-encoded (it was kept as JSON), and its replay applies."""
+    pin = make_pin("001", date(2024, 5, 17), "FEMALE", 620_001)
+    faulty = event("PermanentResidenceRegistered", pin, T0 + timedelta(days=2))
+    good = event("TemporaryResidenceRegistered", pin, T0 + timedelta(days=3))
+    born = birth(pin)
+    engine = create_engine(pg_url)
+    log = tmp_path / "worker.log"
+    monkeypatch.setenv(FAULT_ENV, str(faulty.event_id))
+    publish(bus_ready, [faulty, good])
+    worker = start_worker(bus_ready, pg_url, log)
+    try:
+        wait_until(lambda: parked(engine) == 2, 120, "both events parked", worker, log)
+        publish(bus_ready, [born])
+        wait_until(lambda: applied_count(engine) == 2, 120, "birth and good applied", worker, log)
+        [dead] = dead_letters(bus_ready, 1)
+        assert worker.poll() is None, "the worker stopped"
+    finally:
+        stop_worker(worker)
+    assert (header(dead, H_REASON), header(dead, H_ERROR_CLASS)) == (
+        "apply_failed",
+        "InjectedFaultError",
+    )
+    assert dead.key() == pin.encode()
+    assert parked(engine) == 0
+    monkeypatch.delenv(FAULT_ENV)
+    replay_and_apply(bus_ready, pg_url, log, 3)
+    with engine.connect() as conn:
+        record = conn.execute(select(citizens.c.record).where(citizens.c.pin == pin)).one()[0]
+    assert record["permanent_residence"] is not None and record["temporary_residence"] is not None
+    engine.dispose()
+
+
+def parked(engine: Engine) -> int:
+    create_population_schema(engine)  # the worker may not have created its tables yet
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(parked_events)).scalar() or 0)
 
 
 def replay_and_apply(settings: Settings, pg_url: str, log: Path, applied: int) -> None:
