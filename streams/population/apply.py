@@ -127,19 +127,24 @@ class PopulationApplier:
                 with conn.begin_nested():  # one savepoint per batch run, not per event
                     return _Batch(self, conn, aside).run(batch)
             except _RedoError as redo:
+                if redo.occurrence in aside:  # set aside already: the runs are not repeatable
+                    raise RuntimeError("a batch run failed again on an event set aside") from redo
                 aside[redo.occurrence] = redo.verdict
             except Exception as error:
                 if is_infrastructure(error):
                     raise
-                if len(batch) > 1:  # not attributable to one event (writing): one at a time
+                if len(batch) > 1:  # no one event to blame (e.g. writing): one at a time
                     log.warning(
-                        "writing a batch of %d failed (%s); applying its events one by one",
+                        "a batch of %d failed outside any one event (%s); applying its events "
+                        "one by one",
                         len(batch),
                         type(error).__name__,
                     )
                     return [o for i in batch for o in self._isolating(conn, [i], {})]
-                event_id = str(batch[0].event.event_id)
-                aside[(event_id, 1)] = _isolated(event_id, error)
+                first = (str(batch[0].event.event_id), 1)
+                if first in aside:  # it fails without its only event: not the event's fault
+                    raise
+                aside[first] = _isolated(first[0], error)
 
 
 def _isolated(event_id: str, error: BaseException) -> SetAside:

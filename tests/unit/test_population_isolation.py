@@ -14,6 +14,7 @@ from databus.population.schema import applied_events, citizens, create_populatio
 from schemas.domain import make_pin
 from streams.population.apply import AppliedChange, Incoming, PopulationApplier
 from streams.population.isolation import FaultInjector, is_infrastructure
+from streams.population.store import BatchStore
 from tests.population_events import T0, ModelOutbox, birth, event, topology
 
 PINS = [make_pin("001", date(2024, 5, 17), "FEMALE", 500_000 + i) for i in range(4)]
@@ -107,3 +108,18 @@ def test_the_fault_injector_is_off_unless_asked(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DATABUS_SYNC_FAULT_EVENT_IDS", "a, b")
     injector = FaultInjector.from_env()
     assert injector is not None and injector.event_ids == {"a", "b"}
+
+
+def test_a_failure_no_event_causes_propagates(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failing even without its events, a batch is not the events' fault: no loop, no isolation."""
+
+    def broken(*_: object) -> None:
+        raise TypeError("bug in loading")
+
+    monkeypatch.setattr(BatchStore, "load", broken)
+    with engine.begin() as conn, pytest.raises(TypeError):
+        PopulationApplier(topology(), ModelOutbox()).apply_batch(
+            conn, [Incoming(birth(pin)) for pin in PINS]
+        )
