@@ -28,7 +28,11 @@ def test_sqlite_and_postgresql_end_with_the_same_citizens(pg_url: str) -> None:
             max_examples=EXAMPLES,
             stateful_step_count=30,
             deadline=None,
-            database=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            suppress_health_check=[
+                HealthCheck.too_slow,
+                HealthCheck.filter_too_much,
+                HealthCheck.data_too_large,
+                HealthCheck.large_base_example,
+            ],
         ),
     )

@@ -19,5 +19,10 @@ TestPopulationSequences.settings = settings(
     max_examples=EXAMPLES,
     stateful_step_count=30,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
 )
