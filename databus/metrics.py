@@ -68,6 +68,12 @@ SYNC_SKIPPED = Counter(
     "Source events recorded without a change: duplicate, late, parked (subject not yet born).",
     ["agency", "event_type", "reason"],
 )
+SYNC_ISOLATED = Counter(
+    "databus_sync_isolated_total",
+    "Source events the population sync set aside after an unexpected error while applying them"
+    " (dead-lettered apply_failed; the rest of their batch applied).",
+    ["agency", "event_type"],
+)
 DEAD_LETTERS = Counter(
     "databus_dead_letters_total",
     "Records a component dead-lettered, by reason code.",

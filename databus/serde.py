@@ -238,6 +238,14 @@ def _is_eof(exc: BaseException) -> bool:
     return False
 
 
+def registry_unavailable(exc: BaseException) -> bool:
+    """Whether an encoder's error is the registry being unreachable or failing (worth a retry),
+    rather than a schema that is not registered."""
+    if isinstance(exc, SchemaRegistryError):
+        return exc.http_status_code != 404
+    return _is_connection_error(exc)
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     names = {type(e).__name__ for e in _chain(exc)}
     return bool(

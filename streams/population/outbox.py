@@ -27,7 +27,8 @@ from schemas.avro_writer import Writer, compile_json_writer, compile_writer
 from schemas.models.base import Contract
 from schemas.models.citizen import Citizen
 from schemas.models.downstream import PopulationChange
-from streams.population.apply import AppliedChange, append_rows
+from streams.population.model import AppliedChange
+from streams.population.store import append_rows
 
 NPD_OUTBOX = "npd_outbox"
 

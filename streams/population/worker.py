@@ -9,9 +9,12 @@ makes the replay skip what was already applied.
 
 The agent takes batches with `noack_take` and acknowledges a batch's events itself, after its
 transaction committed; while one batch is applied (in an executor thread, one at a time and in
-order), faust gathers the next. `process` never raises for a transient failure: it retries
-database and registry errors with backoff while the consumer keeps its partitions, and any other
-failure ends the process at once (exit code 70), before anything uncommitted is acknowledged.
+order), faust gathers the next. No published event stops the worker: the applier refuses it
+with a reason or isolates it (an unexpected error while applying it: dead-lettered
+`apply_failed` with the exception's type, the rest of the batch applies). `process` never
+raises for a transient failure: it retries database and registry errors with backoff while the
+consumer keeps its partitions; any other failure (a bug outside the rules) ends the process at
+once (exit code 70), before anything uncommitted is acknowledged.
 """
 
 from __future__ import annotations
@@ -38,19 +41,23 @@ from databus.metrics import (
     SYNC_APPLIED,
     SYNC_BATCH_SECONDS,
     SYNC_FRESHNESS,
+    SYNC_ISOLATED,
     SYNC_SKIPPED,
 )
 from databus.outbox import create_outbox
 from databus.population.schema import create_population_schema
 from databus.registry import registry_client
-from databus.serde import DecodeError, Decoder, Encoder
+from databus.serde import DecodeError, Decoder, Encoder, registry_unavailable
 from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.topics import Topics
 from schemas.catalog import EVENT_DOMAINS
 from schemas.event_types import EVENT_TYPES_BY_NAME
 from streams.population.apply import Incoming, Outcome, PopulationApplier
+from streams.population.isolation import FaultInjector, is_infrastructure
+from streams.population.model import APPLY_FAILED
 from streams.population.outbox import NPD_OUTBOX, PopulationOutbox
+from streams.population.parking import domain_of
 
 log = logging.getLogger(__name__)
 CONSUMER = "population-sync"
@@ -95,11 +102,24 @@ class PopulationSync:
         self.engine = create_engine(database_url, pool_pre_ping=True)
         create_population_schema(self.engine)
         create_outbox(self.engine, outbox_table)
-        self.applier = PopulationApplier(self.topology, PopulationOutbox(self.topics, outbox_table))
+        faults = FaultInjector.from_env()
+        if faults is not None:
+            log.warning("test hook: a fault is injected into %d events", len(faults.event_ids))
+        self.applier = PopulationApplier(
+            self.topology, PopulationOutbox(self.topics, outbox_table), faults=faults
+        )
         self.freshness = ConnectionFreshness.for_population(self.topology, self.topics)
         endpoints = settings.endpoints
         registry = registry_client(endpoints.registry_url)
         self.source_topics = [self.topics.source_topic(name) for name in self.topology.sources]
+        self.topic_of_domain: dict[str, str] = {
+            EVENT_TYPES_BY_NAME[source.event_types[0]].domain: self.topics.source_topic(name)
+            for name, source in self.topology.sources.items()
+        }
+        self.encoders: dict[str, Encoder] = {
+            domain: Encoder(registry, topic, EVENT_DOMAINS[domain].record_name)
+            for domain, topic in self.topic_of_domain.items()
+        }
         self.decoders = {
             self.topics.source_topic(name): Decoder(
                 registry,
@@ -166,7 +186,7 @@ class PopulationSync:
                 with self.engine.begin() as conn:
                     return self.applier.apply_batch(conn, incoming)
             except (OperationalError, DBAPIError) as error:
-                if not _transient(error):
+                if not is_infrastructure(error):
                     raise
                 log.warning(
                     "population database unavailable (%s); retrying in %.1f s",
@@ -186,24 +206,50 @@ class PopulationSync:
             )
             self.freshness.observe(outcome.incoming.topic, event.occurred_at, now)
         elif outcome.status == "dead_letter":
-            record = RawRecord(
-                outcome.incoming.topic,
-                outcome.incoming.partition,
-                outcome.incoming.offset,
-                outcome.incoming.key,
-                outcome.incoming.value,
-            )
             self._dead_letter(
-                record,
-                Failure(outcome.reason or "refused", outcome.message, "ProcessingRule"),
+                self._record_of(outcome.incoming),
+                Failure(
+                    outcome.reason or "refused",
+                    outcome.message,
+                    outcome.error_class or "ProcessingRule",
+                ),
                 report,
                 event.source,
                 event.event_type,
             )
+            if outcome.reason == APPLY_FAILED:
+                SYNC_ISOLATED.labels(event.source, event.event_type).inc()
         else:
             SYNC_SKIPPED.labels(
                 event.source, event.event_type, outcome.reason or outcome.status
             ).inc()
+
+    def _record_of(self, incoming: Incoming) -> RawRecord:
+        """The record to dead-letter for an event: as consumed; for an event that waited
+        parked (kept as JSON), its encoding for its source topic, so that a replay reads it."""
+        if incoming.value is not None:
+            return RawRecord(
+                incoming.topic, incoming.partition, incoming.offset, incoming.key, incoming.value
+            )
+        domain = domain_of(incoming.event)
+        delay = 0.5
+        while True:  # the batch is committed: its parked row is gone, so wait for the registry
+            try:
+                value = self.encoders[domain].encode(incoming.event)
+                break
+            except Exception as error:
+                if not registry_unavailable(error):
+                    raise
+                log.warning(
+                    "registry unavailable (%s) re-encoding a released event for its dead "
+                    "letter; retrying in %.1f s",
+                    type(error).__name__,
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+        key = (incoming.event.subject_pin or "").encode()
+        return RawRecord(self.topic_of_domain[domain], -1, -1, key, value)
 
     def _dead_letter(
         self, record: RawRecord, failure: Failure, report: BatchReport, agency: str, event_type: str
@@ -287,11 +333,3 @@ async def _settled(stream: Any, applied: asyncio.Future[Any], events: Sequence[A
         os._exit(FATAL_EXIT)
     for event in events:
         await stream.ack(event)
-
-
-def _transient(error: DBAPIError) -> bool:
-    """Connection loss, server shutdown, serialization conflicts: worth retrying."""
-    if error.connection_invalidated or isinstance(error, OperationalError):
-        return True
-    code = getattr(error.orig, "sqlstate", None) or ""
-    return str(code).startswith(("08", "40", "57"))

@@ -1,0 +1,438 @@
+"""The unit of work of one batch: load what the batch needs, hold what it produced, write it.
+
+Everything the population sync reads or writes in the database is here. A batch loads its
+events' applied ids, PIN links, citizens, correction targets and parked events in a handful of
+queries (on PostgreSQL `= ANY(array)`: one parameter whatever the batch size); the rules then
+run in memory; `write` puts every table back with one COPY each (PostgreSQL) and the citizens
+with one upsert. The few lookups a batch cannot foresee (a correction that was parked, a
+citizen reached through a PIN re-established in the same batch) are made on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import set_json_loads
+from pydantic_core import from_json
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    MetaData,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from databus.pgcopy import copy_rows
+from databus.population.schema import applied_events, citizens, field_facts, lineage, pin_links
+from schemas.models.base import ChangeType
+from schemas.models.envelope import Event
+from streams.population.changes import MULTI_VALUED, FieldChange
+from streams.population.model import AppliedChange, CitizenState, OutboxWriter
+from streams.population.rules import Fact, aware
+
+_FACT_COLUMNS = frozenset(c.name for c in field_facts.columns)
+_STORED = -1_000_000_000
+"""`_order` of stored facts: before any fact of this batch with the same time."""
+
+
+class BatchStore:
+    """What one batch read and what it will write, through `conn` (the caller's transaction)."""
+
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+        self.now = now
+        self.citizens: dict[str, CitizenState | None] = {}
+        self.links: dict[str, str] = {}
+        self.seen: set[str] = set()
+        self.applied_types: dict[str, str] = {}
+        """event_id -> event_type of events applied before this batch (correction targets)
+        and in it."""
+        self.target_facts: dict[str, list[tuple[str, str]]] = {}
+        """correction target -> the (pin, field) of its active facts, from the table."""
+        self.targets_loaded: set[str] = set()
+        self.early_facts: dict[str, list[Fact]] = {}
+        self.early_loaded: set[str] = set()
+        # what the batch produced
+        self.new_facts: list[Fact] = []
+        self.facts_by_pin: dict[str, list[Fact]] = {}
+        self.facts_by_event: dict[str, list[Fact]] = {}
+        self.switched_off: set[str] = set()
+        """Events all of whose facts stopped counting (annulled, or corrected in full)."""
+        self.switched_fields: set[tuple[str, str]] = set()
+        """(event, field): facts of an event that stopped counting in that field only."""
+        self.applied_rows: list[dict[str, Any]] = []
+        self.lineage_rows: list[dict[str, Any]] = []
+        self.changes: list[AppliedChange] = []
+        self.rekeys: list[tuple[str, str]] = []
+
+    def one_of(self, column: Any, values: Iterable[str]) -> ColumnElement[bool]:
+        """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter, so the
+        statement is compiled once however many values a batch brings."""
+        clause: ColumnElement[bool]
+        if self.postgres:
+            clause = column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        else:
+            clause = column.in_(values)
+        return clause
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self, events: Sequence[Event], changes: dict[str, list[FieldChange]]) -> None:
+        """Applied ids, links, citizens and correction targets of a batch's events."""
+        if self.postgres:  # the citizens' JSON, parsed by pydantic-core's Rust parser
+            set_json_loads(from_json, driver(self.conn))
+        ids = [str(e.event_id) for e in events]
+        self.seen = set(
+            self.conn.scalars(
+                select(applied_events.c.event_id).where(self.one_of(applied_events.c.event_id, ids))
+            )
+        )
+        self._load_citizens(events, changes)
+        self._load_targets(events)
+
+    def _load_citizens(
+        self, events: Sequence[Event], changes: dict[str, list[FieldChange]]
+    ) -> None:
+        pins: set[str] = {e.subject_pin for e in events if e.subject_pin}
+        for found in changes.values():
+            pins.update(c.pin for c in found)
+        pins |= {str(e.payload.old_pin) for e in events if e.event_type == "PinReestablished"}
+        if not pins:
+            return
+        for link in self.conn.execute(
+            select(pin_links.c.old_pin, pin_links.c.new_pin).where(
+                self.one_of(pin_links.c.old_pin, pins)
+            )
+        ):
+            self.links[str(link.old_pin)] = str(link.new_pin)
+        wanted = {self.links.get(p, p) for p in pins}
+        for row in self.conn.execute(select(citizens).where(self.one_of(citizens.c.pin, wanted))):
+            self.citizens[row.pin] = CitizenState(
+                row.pin, row.version, dict(row.record), dict(row.field_times)
+            )
+        for pin in wanted:
+            self.citizens.setdefault(pin, None)
+
+    def _load_targets(self, events: Sequence[Event]) -> None:
+        """What corrections and annulments need of the events they target, in two queries."""
+        targets = {
+            str(e.corrects_event_id)
+            for e in events
+            if e.change_type is not ChangeType.CREATED and e.corrects_event_id
+        }
+        if not targets:
+            return
+        for row in self.conn.execute(
+            select(applied_events.c.event_id, applied_events.c.event_type).where(
+                self.one_of(applied_events.c.event_id, targets)
+            )
+        ):
+            self.applied_types[row.event_id] = row.event_type
+        for row in self.conn.execute(
+            select(field_facts.c.event_id, field_facts.c.pin, field_facts.c.field).where(
+                and_(self.one_of(field_facts.c.event_id, targets), field_facts.c.active)
+            )
+        ):
+            self.target_facts.setdefault(row.event_id, []).append((row.pin, row.field))
+        self.targets_loaded = targets
+
+    def load_early_facts(self, pins: set[str]) -> None:
+        """Facts other events gave these PINs before they were citizens (a child names a parent)."""
+        wanted = {p for p in pins if p} - self.early_loaded
+        if not wanted:
+            return
+        self.early_loaded |= wanted
+        facts = self.conn.execute(
+            select(
+                field_facts.c.id,
+                field_facts.c.pin,
+                field_facts.c.field,
+                field_facts.c.value,
+                field_facts.c.event_id,
+                field_facts.c.occurred_at,
+            ).where(
+                and_(
+                    self.one_of(field_facts.c.pin, wanted),
+                    self.one_of(field_facts.c.field, MULTI_VALUED),
+                    field_facts.c.active,
+                )
+            )
+        ).all()
+        if not facts:  # the usual case
+            return
+        events = {
+            row.event_id: (row.event_type, row.source)
+            for row in self.conn.execute(
+                select(
+                    applied_events.c.event_id, applied_events.c.event_type, applied_events.c.source
+                ).where(self.one_of(applied_events.c.event_id, {row.event_id for row in facts}))
+            )
+        }
+        for row in facts:
+            event_type, source = events[row.event_id]
+            self.early_facts.setdefault(row.pin, []).append(
+                {
+                    "field": row.field,
+                    "value": row.value,
+                    "event_id": row.event_id,
+                    "occurred_at": aware(row.occurred_at),
+                    "_order": _STORED + row.id,
+                    "_type": event_type,
+                    "_source": source,
+                }
+            )
+
+    # ------------------------------------------------------------------ citizens and facts
+
+    def resolve(self, pin: str) -> str:
+        """The current PIN of `pin` (through re-establishments)."""
+        return self.links.get(pin, pin)
+
+    def get(self, pin: str) -> CitizenState | None:
+        """The citizen of `pin` as the batch holds it (loaded on demand if not preloaded)."""
+        if pin not in self.citizens:
+            row = self.conn.execute(select(citizens).where(citizens.c.pin == pin)).first()
+            self.citizens[pin] = (
+                CitizenState(row.pin, row.version, dict(row.record), dict(row.field_times))
+                if row
+                else None
+            )
+        return self.citizens[pin]
+
+    def create(self, pin: str) -> CitizenState:
+        """A new citizen (a birth)."""
+        citizen = CitizenState(pin, 0, {"pin": pin}, {}, exists=False, dirty=True)
+        self.citizens[pin] = citizen
+        return citizen
+
+    def is_off(self, event_id: str, field: str) -> bool:
+        """Whether the facts of `event_id` in `field` stopped counting in this batch."""
+        return event_id in self.switched_off or (event_id, field) in self.switched_fields
+
+    def add_fact(self, event: Event, change: FieldChange) -> None:
+        fact = {
+            "pin": self.resolve(change.pin),
+            "field": change.field,
+            "value": change.value,
+            "event_id": str(event.event_id),
+            "occurred_at": event.occurred_at,
+            "active": True,
+            "_order": len(self.new_facts),
+            "_type": event.event_type,
+            "_source": event.source,
+        }
+        self.new_facts.append(fact)
+        self.facts_by_pin.setdefault(fact["pin"], []).append(fact)
+        self.facts_by_event.setdefault(fact["event_id"], []).append(fact)
+
+    def active_facts(self, pin: str, fields: Iterable[str]) -> dict[str, list[Fact]]:
+        """The facts that count for these fields of a citizen, stored and of this batch."""
+        wanted = set(fields)
+        # Facts of a PIN re-established in this batch are still under the old PIN in the table.
+        owners = {pin} | {old for old, _ in self.rekeys if self.resolve(old) == pin}
+        rows = self.conn.execute(
+            select(
+                field_facts.c.id,
+                field_facts.c.field,
+                field_facts.c.value,
+                field_facts.c.event_id,
+                field_facts.c.occurred_at,
+            ).where(
+                and_(
+                    self.one_of(field_facts.c.pin, owners),
+                    self.one_of(field_facts.c.field, wanted),
+                    field_facts.c.active,
+                )
+            )
+        )
+        out: dict[str, list[Fact]] = {}
+        for row in rows:
+            if not self.is_off(row.event_id, row.field):
+                out.setdefault(row.field, []).append(
+                    {
+                        "value": row.value,
+                        "event_id": row.event_id,
+                        "occurred_at": aware(row.occurred_at),
+                        "_order": _STORED + row.id,
+                    }
+                )
+        for owner in owners:
+            for fact in self.facts_by_pin.get(owner, []):
+                if fact["field"] in wanted and not self.is_off(fact["event_id"], fact["field"]):
+                    out.setdefault(fact["field"], []).append(fact)
+        return out
+
+    def switch_off(self, target: str, fields: frozenset[str] | None) -> dict[str, set[str]]:
+        """Deactivate the facts of `target` (in `fields`, or all); return the (pin, fields)
+        they had set."""
+        touched: dict[str, set[str]] = {}
+        if target in self.targets_loaded:
+            stored = self.target_facts.get(target, [])
+        else:  # a correction that was parked: not in the preload
+            stored = [
+                (row.pin, row.field)
+                for row in self.conn.execute(
+                    select(field_facts.c.pin, field_facts.c.field).where(
+                        and_(field_facts.c.event_id == target, field_facts.c.active)
+                    )
+                )
+            ]
+        pairs = stored + [(f["pin"], f["field"]) for f in self.facts_by_event.get(target, [])]
+        for pin, name in pairs:
+            if fields is None or name in fields:
+                touched.setdefault(self.resolve(pin), set()).add(name)
+        if fields is None or {name for _, name in pairs} <= fields:
+            self.switched_off.add(target)
+        else:
+            self.switched_fields |= {(target, name) for name in fields}
+        return touched
+
+    def event_type_of(self, event_id: str) -> str | None:
+        """The type of an applied event (in this batch or before), None if never applied."""
+        if event_id in self.applied_types or event_id in self.targets_loaded:
+            return self.applied_types.get(event_id)
+        found = self.conn.execute(
+            select(applied_events.c.event_type).where(applied_events.c.event_id == event_id)
+        ).first()
+        return found[0] if found else None
+
+    def record_applied(self, event: Event, outcome: str, version: int | None) -> None:
+        self.applied_types[str(event.event_id)] = event.event_type
+        self.applied_rows.append(
+            {
+                "event_id": str(event.event_id),
+                "pin": event.subject_pin or "",
+                "event_type": event.event_type,
+                "source": event.source,
+                "change_type": event.change_type.value,
+                "outcome": outcome,
+                "version": version,
+                "occurred_at": event.occurred_at,
+                "applied_at": self.now,
+            }
+        )
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, outbox: OutboxWriter) -> None:
+        """Write what the batch produced (parked events are written by `Parking`)."""
+        conn = self.conn
+        for old, new in self.rekeys:
+            conn.execute(update(field_facts).where(field_facts.c.pin == old).values(pin=new))
+            conn.execute(update(pin_links).where(pin_links.c.new_pin == old).values(new_pin=new))
+            conn.execute(citizens.delete().where(citizens.c.pin == old))
+        if self.switched_off:
+            conn.execute(
+                update(field_facts)
+                .where(self.one_of(field_facts.c.event_id, self.switched_off))
+                .values(active=False)
+            )
+        if self.switched_fields:  # cross-type corrections only: a few rows per batch
+            conn.execute(
+                update(field_facts)
+                .where(
+                    and_(
+                        field_facts.c.event_id == bindparam("target"),
+                        field_facts.c.field == bindparam("name"),
+                    )
+                )
+                .values(active=False),
+                [{"target": e, "name": f} for e, f in sorted(self.switched_fields)],
+            )
+        facts = [{k: v for k, v in f.items() if k in _FACT_COLUMNS} for f in self.new_facts]
+        for fact in facts:  # facts added before a re-establishment in this batch follow it
+            fact["pin"] = self.resolve(fact["pin"])
+            if self.is_off(fact["event_id"], fact["field"]):
+                fact["active"] = False
+        append_rows(conn, field_facts, facts)
+        upsert_citizens(
+            conn,
+            [
+                {
+                    "pin": citizen.pin,
+                    "version": citizen.version,
+                    "record": citizen.record,
+                    "field_times": citizen.times,
+                    "deceased": citizen.deceased,
+                    "updated_at": self.now,
+                }
+                for citizen in self.citizens.values()
+                if citizen is not None and citizen.dirty and not citizen.deleted
+            ],
+        )
+        if self.rekeys:
+            conn.execute(
+                insert(pin_links),
+                [
+                    {"old_pin": old, "new_pin": new, "event_id": "", "linked_at": self.now}
+                    for old, new in self.rekeys
+                ],
+            )
+        append_rows(conn, applied_events, self.applied_rows)
+        append_rows(conn, lineage, self.lineage_rows)
+        if self.changes:
+            outbox.write(conn, self.changes)
+
+
+def append_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows (all with the same keys): one COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    copy_rows(driver(conn), table, rows)
+
+
+_CITIZENS_STAGE = citizens.to_metadata(MetaData(), name="citizens_stage")
+_STAGE_CITIZENS = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS citizens_stage "
+    "(LIKE citizens INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+_UPSERT_CITIZENS = (
+    "INSERT INTO citizens SELECT * FROM citizens_stage "
+    "ON CONFLICT (pin) DO UPDATE SET version = excluded.version, record = excluded.record, "
+    "field_times = excluded.field_times, deceased = excluded.deceased, "
+    "updated_at = excluded.updated_at"
+)
+
+
+def upsert_citizens(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write the citizens a batch changed, new or not, in one statement."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":  # COPY into a session-local stage, then one upsert
+        with driver(conn).cursor() as cursor:
+            cursor.execute(_STAGE_CITIZENS)
+            append_rows(conn, _CITIZENS_STAGE, rows)
+            cursor.execute(_UPSERT_CITIZENS)
+        return
+    if conn.dialect.name == "sqlite":
+        upsert = sqlite_insert(citizens)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[citizens.c.pin],
+                set_={name: upsert.excluded[name] for name in rows[0] if name != "pin"},
+            ),
+            rows,
+        )
+        return
+    for row in rows:  # any other database: one statement per citizen
+        found = conn.execute(update(citizens).where(citizens.c.pin == row["pin"]).values(**row))
+        if not found.rowcount:
+            conn.execute(insert(citizens), row)
+
+
+def driver(conn: Connection) -> Any:
+    """The DB-API (psycopg) connection under `conn`, inside the same transaction."""
+    return conn.connection.driver_connection
