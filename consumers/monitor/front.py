@@ -57,6 +57,7 @@ def _handler(state: dict[str, Any], stale_after: float) -> type[BaseHTTPRequestH
 
         def do_GET(self) -> None:
             path = urlsplit(self.path).path
+            encoding = ""
             if path == "/healthz":
                 fresh = time.monotonic() - state["at"] <= stale_after
                 status = 200 if fresh else 503
@@ -67,9 +68,13 @@ def _handler(state: dict[str, Any], stale_after: float) -> type[BaseHTTPRequestH
                 if page is None:
                     status, content_type, body = 404, TEXT, b"not found\n"
                 else:
-                    status, content_type, body = page
+                    status, content_type, body, gzipped = page
+                    if gzipped is not None and "gzip" in self.headers.get("Accept-Encoding", ""):
+                        body, encoding = gzipped, "gzip"
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            if encoding:
+                self.send_header("Content-Encoding", encoding)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
