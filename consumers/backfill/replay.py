@@ -71,6 +71,7 @@ from consumers.backfill.projector import (
 from consumers.backfill.source import count_citizens, stream_raw
 from consumers.sink.store import create_sector_schema, upsert
 from databus.kafka_config import producer_config
+from databus.producing import produce_waiting
 from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.topics import Topics
@@ -246,12 +247,7 @@ class Backfill:
         return self._producer
 
     def _produce(self, value: bytes, key: str) -> None:
-        while True:
-            try:
-                self.producer.produce(self.usage_topic, value, key, on_delivery=self._delivered)
-                return
-            except BufferError:
-                self.producer.poll(0.05)
+        produce_waiting(self.producer, self.usage_topic, value, key, on_delivery=self._delivered)
 
     def _delivered(self, error: KafkaError | None, _message: Message) -> None:
         if error is not None:

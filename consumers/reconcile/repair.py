@@ -36,6 +36,7 @@ from consumers.backfill.source import CitizenRow, expected, fetch_citizens
 from consumers.reconcile.check import Drift
 from consumers.sink.store import Row, create_sector_schema, sector_citizens
 from databus.kafka_config import producer_config
+from databus.producing import produce_waiting
 from databus.projection import snapshot_release
 from databus.registry import registry_client
 from databus.serde import Encoder
@@ -177,12 +178,7 @@ class Repairer:
             result.deleted += max(outcome.rowcount, 0)
 
     def _produce(self, topic: str, value: bytes, key: str) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, value, key, on_delivery=self._delivered)
-                return
-            except BufferError:
-                self.producer.poll(0.05)
+        produce_waiting(self.producer, topic, value, key, on_delivery=self._delivered)
 
     def _delivered(self, error: KafkaError | None, _message: Message) -> None:
         if error is not None:

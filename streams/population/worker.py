@@ -46,6 +46,7 @@ from databus.metrics import (
 )
 from databus.outbox import create_outbox
 from databus.population.schema import create_population_schema
+from databus.producing import flush_patiently
 from databus.registry import registry_client
 from databus.serde import DecodeError, Decoder, Encoder, registry_unavailable
 from databus.settings import Settings
@@ -53,6 +54,7 @@ from databus.topology.loader import load_topology
 from databus.topology.topics import Topics
 from schemas.catalog import EVENT_DOMAINS
 from schemas.event_types import EVENT_TYPES_BY_NAME
+from streams.faust_app import raw_faust_app
 from streams.population.apply import Incoming, Outcome, PopulationApplier
 from streams.population.isolation import FaultInjector, is_infrastructure
 from streams.population.model import APPLY_FAILED
@@ -266,32 +268,17 @@ class PopulationSync:
         DEAD_LETTERS.labels(self.group, agency, event_type, failure.reason).inc()
 
     def _flush_dead_letters(self) -> None:
-        delay = 0.5
-        while self.producer.flush(10) > 0:
-            log.warning("dead letters not yet delivered; retrying in %.1f s", delay)
-            time.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF)
+        flush_patiently(self.producer, "dead letters", max_backoff=MAX_BACKOFF)
 
     # ------------------------------------------------------------------ faust
 
     def build_app(self, *, batch_size: int = 500, within: float = 0.5) -> Any:
         """The faust app: one agent over all source topics, consumer group = `group`."""
-        import faust
-
-        endpoints = self.settings.endpoints
-        app = faust.App(
+        app = raw_faust_app(
             self.group,
-            broker=f"kafka://{endpoints.bootstrap_servers}",
-            value_serializer="raw",
-            key_serializer="raw",
-            store="memory://",
-            topic_allow_declare=False,
-            topic_disable_leader=True,
-            web_enabled=False,
-            consumer_auto_offset_reset="earliest",
+            self.settings.endpoints.bootstrap_servers,
+            batch_size=batch_size,
             broker_commit_every=1000,
-            broker_commit_interval=1.0,
-            stream_buffer_maxsize=batch_size * 4,
         )
         channel = app.topic(*self.source_topics, value_serializer="raw", key_serializer="raw")
 

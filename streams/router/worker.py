@@ -26,6 +26,7 @@ from databus.dead_letter import DeadLetterWriter, Failure
 from databus.freshness import occurred_at_header
 from databus.kafka_config import producer_config
 from databus.metrics import DEAD_LETTERS, ROUTER_RELEASES
+from databus.producing import flush_patiently, produce_waiting
 from databus.projection import releases
 from databus.registry import registry_client
 from databus.serde import DecodeError, Decoder, Encoder
@@ -33,6 +34,7 @@ from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.topics import Topics
 from schemas.models.downstream import PopulationChange
+from streams.faust_app import raw_faust_app
 from streams.population.worker import FATAL_EXIT, MAX_BACKOFF, RawRecord, raw_records
 
 log = logging.getLogger(__name__)
@@ -116,36 +118,15 @@ class SectorRouter:
         key: str,
         headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, value, key, headers=headers)
-                return
-            except BufferError:
-                self.producer.poll(0.05)
+        produce_waiting(self.producer, topic, value, key, headers=headers)
 
     def _flush(self) -> None:
-        delay = 0.5
-        while self.producer.flush(10) > 0:
-            log.warning("releases not yet delivered; retrying in %.1f s", delay)
-            time.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF)
+        flush_patiently(self.producer, "releases", max_backoff=MAX_BACKOFF)
 
     def build_app(self, *, batch_size: int = 500, within: float = 0.5) -> Any:
         """The faust app: one agent over `population.changes.v1`."""
-        import faust
-
-        app = faust.App(
-            self.group,
-            broker=f"kafka://{self.settings.endpoints.bootstrap_servers}",
-            value_serializer="raw",
-            key_serializer="raw",
-            store="memory://",
-            topic_allow_declare=False,
-            topic_disable_leader=True,
-            web_enabled=False,
-            consumer_auto_offset_reset="earliest",
-            broker_commit_interval=1.0,
-            stream_buffer_maxsize=batch_size * 4,
+        app = raw_faust_app(
+            self.group, self.settings.endpoints.bootstrap_servers, batch_size=batch_size
         )
         channel = app.topic(
             self.topics.population_changes, value_serializer="raw", key_serializer="raw"

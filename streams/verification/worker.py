@@ -45,6 +45,7 @@ from databus.metrics import (
 )
 from databus.population.lookup import lookup_subjects
 from databus.population.schema import create_population_schema
+from databus.producing import flush_patiently, produce_waiting
 from databus.registry import registry_client
 from databus.serde import DecodeError, Decoder, Encoder
 from databus.settings import Settings
@@ -52,6 +53,7 @@ from databus.topology.loader import load_topology
 from databus.topology.model import Sector
 from databus.topology.topics import Topics
 from schemas.models.downstream import VerificationRequest, VerificationResult
+from streams.faust_app import raw_faust_app
 from streams.population.worker import FATAL_EXIT, MAX_BACKOFF, RawRecord, raw_records
 from streams.verification.answers import (
     StoredAnswer,
@@ -283,42 +285,23 @@ class Verifier:
         DEAD_LETTERS.labels(self.group, lane.sector.agency, REQUEST, failure.reason).inc()
 
     def _produce(self, topic: str, value: bytes, key: str) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, value, key)
-                return
-            except BufferError:
-                self.producer.poll(0.05)
+        produce_waiting(self.producer, topic, value, key)
 
     def _flush(self) -> None:
-        delay = 0.5
-        while self.producer.flush(10) > 0:
-            log.warning("results not yet delivered; retrying in %.1f s", delay)
-            time.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF)
+        flush_patiently(self.producer, "results", max_backoff=MAX_BACKOFF)
 
     # ------------------------------------------------------------------ faust
 
     def build_app(self, *, batch_size: int = 1000, within: float = 0.2) -> Any:
         """The faust app: one agent per sector's request topic, consumer group = `group`."""
-        import faust
-
-        app = faust.App(
+        app = raw_faust_app(
             self.group,
-            broker=f"kafka://{self.settings.endpoints.bootstrap_servers}",
-            value_serializer="raw",
-            key_serializer="raw",
-            store="memory://",
-            topic_allow_declare=False,
-            topic_disable_leader=True,
-            web_enabled=False,
-            consumer_auto_offset_reset="earliest",
-            broker_commit_interval=1.0,
+            self.settings.endpoints.bootstrap_servers,
+            batch_size=batch_size,
             # a killed verifier's partitions move to a restarted or standby one in ~10 s,
             # not after the 60 s default
             broker_session_timeout=10.0,
             broker_heartbeat_interval=3.0,
-            stream_buffer_maxsize=batch_size * 4,
         )
         for name, lane in self.lanes.items():
             self._agent(app, name, lane, batch_size, within)
