@@ -296,7 +296,7 @@ def _consume_with_kills(
     try:
         for share in sorted(rng.uniform(0.08, 0.85) for _ in range(KILLS)):
             target = max(int(share * total), (killed_at[-1] if killed_at else 0) + total // 20)
-            wait_until(_reached(committed, target), 120, "progress", sink, log)
+            _wait_committed(committed, target, sink, log)
             time.sleep(rng.uniform(0.0, 0.25))  # somewhere inside a batch
             assert sink.poll() is None, "the sink ended before it was killed"
             os.killpg(sink.pid, signal.SIGKILL)
@@ -309,6 +309,21 @@ def _consume_with_kills(
         stop_worker(sink)
         committed.close()
     return killed_at
+
+
+def _wait_committed(
+    committed: GroupWatch, target: int, sink: subprocess.Popen[bytes], log: Path
+) -> None:
+    """Wait until `target` records are committed, looking every 50 ms: a fast sink commits
+    thousands of records in wait_until's half second, and the kill must land mid-stream."""
+    deadline = time.monotonic() + 120
+    while committed.total() < target:
+        if sink.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"the sink exited ({sink.returncode}):\n{tail}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no progress to {target} committed records in 120 s")
+        time.sleep(0.05)
 
 
 def _reached(committed: GroupWatch, target: int) -> Callable[[], bool]:
