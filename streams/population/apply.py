@@ -28,6 +28,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection
 
+from databus.failures import failure_trace
 from databus.topology.model import Topology
 from schemas.models.base import ChangeType
 from schemas.models.envelope import Event
@@ -150,11 +151,7 @@ class PopulationApplier:
 def _isolated(event_id: str, error: BaseException) -> SetAside:
     """Set an event aside for an unexpected error: logged with its id, the error's type and
     where it was raised, never the error's message (it may hold personal values)."""
-    where = error.__traceback__
-    while where is not None and where.tb_next is not None:
-        where = where.tb_next
-    place = f"{where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where else "?"
-    log.error("event %s isolated: %s raised at %s", event_id, type(error).__name__, place)
+    log.error("event %s isolated: %s", event_id, failure_trace(error))
     return SetAside(
         APPLY_FAILED, "unexpected error while applying the event; isolated", type(error).__name__
     )

@@ -34,6 +34,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from databus.dead_letter import DeadLetterWriter, Failure
+from databus.failures import failure_trace
 from databus.freshness import ConnectionFreshness
 from databus.kafka_config import producer_config
 from databus.metrics import (
@@ -315,8 +316,11 @@ async def _settled(stream: Any, applied: asyncio.Future[Any], events: Sequence[A
     so that nothing uncommitted is ever acknowledged."""
     try:
         await applied
-    except BaseException:
-        log.exception("population sync failed on a batch; exiting before it is acknowledged")
+    except BaseException as error:  # the trace without its message: it may hold values
+        log.critical(
+            "population sync failed on a batch (%s); exiting before it is acknowledged",
+            failure_trace(error),
+        )
         os._exit(FATAL_EXIT)
     for event in events:
         await stream.ack(event)

@@ -36,6 +36,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from databus.dead_letter import DeadLetterWriter, Failure
+from databus.failures import failure_trace
 from databus.kafka_config import producer_config
 from databus.metrics import (
     DEAD_LETTERS,
@@ -323,11 +324,12 @@ class Verifier:
                 records = raw_records(events)
                 try:
                     await loop.run_in_executor(None, self.process, name, records)
-                except BaseException:
-                    log.exception(
-                        "verifier failed on a batch of %s; exiting before its offsets are "
+                except BaseException as error:  # the trace without its message
+                    log.critical(
+                        "verifier failed on a batch of %s (%s); exiting before its offsets are "
                         "acknowledged",
                         name,
+                        failure_trace(error),
                     )
                     os._exit(FATAL_EXIT)
 
