@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from cli.output import console, fail
+from cli.run_options import setup_logging
 from databus.settings import Settings
 
 
@@ -52,9 +51,7 @@ def monitor(
     from databus.runtime import tune_gc
     from databus.settings import EndpointsMissingError
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(log_level)
     overrides: dict[str, object] = {
         k: v
         for k, v in {

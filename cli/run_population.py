@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 import click
 
 from cli.output import fail
+from cli.run_options import log_level_option, metrics_port_option, setup_logging
 from databus.settings import Settings
 
 DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
@@ -34,18 +34,8 @@ DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
     show_default=True,
     help="Seconds to wait for a batch to fill before applying what arrived.",
 )
-@click.option(
-    "--metrics-port",
-    default=0,
-    show_default=True,
-    help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: off).",
-)
-@click.option(
-    "--log-level",
-    default="warning",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@metrics_port_option
+@log_level_option
 @click.pass_obj
 def population_sync(
     settings: Settings,
@@ -69,9 +59,7 @@ def population_sync(
     url = database_url or os.environ.get(database_url_env)
     if not url:
         fail(f"no population database: pass --database-url or set {database_url_env}")
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(log_level)
     sync = PopulationSync(settings, url, group=group)
     app = sync.build_app(batch_size=batch_size, within=within)
     checks: dict[str, Check] = {

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
+from cli.run_options import log_level_option, metrics_port_option, setup_logging
 from databus.settings import Settings
 
 
@@ -17,18 +16,8 @@ from databus.settings import Settings
 @click.option(
     "--within", default=0.5, show_default=True, help="Seconds to wait for a batch to fill."
 )
-@click.option(
-    "--metrics-port",
-    default=0,
-    show_default=True,
-    help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: off).",
-)
-@click.option(
-    "--log-level",
-    default="warning",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@metrics_port_option
+@log_level_option
 @click.pass_obj
 def router(
     settings: Settings,
@@ -46,9 +35,7 @@ def router(
     from databus.runtime import tune_gc
     from streams.router.worker import SectorRouter
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(log_level)
     app = SectorRouter(settings, group=group).build_app(batch_size=batch_size, within=within)
     serve_health("router", metrics_port, {"assigned": FaustAssignment(app)})
     worker = faust.Worker(app, loglevel=log_level.replace("warning", "warn"), quiet=True)

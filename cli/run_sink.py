@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import threading
@@ -10,6 +9,7 @@ import threading
 import click
 
 from cli.output import console, fail
+from cli.run_options import log_level_option, metrics_port_option, setup_logging
 from databus.settings import Settings
 
 
@@ -35,18 +35,8 @@ from databus.settings import Settings
     help="Static group membership (group.instance.id): restarted with the same id, the sink "
     "takes its partitions back at once instead of after the broker's session timeout.",
 )
-@click.option(
-    "--metrics-port",
-    default=0,
-    show_default=True,
-    help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: off).",
-)
-@click.option(
-    "--log-level",
-    default="warning",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@metrics_port_option
+@log_level_option
 @click.pass_obj
 def sink(
     settings: Settings,
@@ -74,9 +64,7 @@ def sink(
     url = database_url or os.environ.get(env)
     if not url:
         fail(f"no database for sector {sector}: pass --database-url or set {env}")
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(log_level)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -10,6 +10,7 @@ import threading
 import click
 
 from cli.output import console, fail
+from cli.run_options import log_level_option, metrics_port_option
 from databus.runtime import tune_gc
 from databus.settings import Settings
 
@@ -25,18 +26,8 @@ DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
     help="Environment variable holding the URL (used without --database-url).",
 )
 @click.option("--group", default="data-usage", show_default=True, help="Consumer group.")
-@click.option(
-    "--metrics-port",
-    default=0,
-    show_default=True,
-    help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: off).",
-)
-@click.option(
-    "--log-level",
-    default="warning",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@metrics_port_option
+@log_level_option
 @click.pass_obj
 def usage_recorder(
     settings: Settings,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 import click
 
 from cli.output import fail
+from cli.run_options import log_level_option, metrics_port_option, setup_logging
 from databus.settings import Settings
 
 DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
@@ -34,18 +34,8 @@ DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
 @click.option(
     "--within", default=0.2, show_default=True, help="Seconds to wait for a batch to fill."
 )
-@click.option(
-    "--metrics-port",
-    default=0,
-    show_default=True,
-    help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: do not serve).",
-)
-@click.option(
-    "--log-level",
-    default="warning",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@metrics_port_option
+@log_level_option
 @click.pass_obj
 def verifier(
     settings: Settings,
@@ -76,9 +66,7 @@ def verifier(
             fail(f"no sector {name!r} in the topology (sectors: {', '.join(topology.sectors)})", 2)
         if not topology.sector(name).verification.enabled:
             fail(f"sector {name!r} has no verification rights in the topology", 2)
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(log_level)
     verifier_ = Verifier(settings, url, group=group, sectors=list(sectors) or None)
     app = verifier_.build_app(batch_size=batch_size, within=within)
     serve_health(

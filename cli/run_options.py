@@ -1,0 +1,38 @@
+"""Options every long-running `databus run ...` component shares, and its logging set-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def metrics_port_option(command: F) -> F:
+    """`--metrics-port P`: serve /metrics, /healthz and /readyz (0, the default: do not)."""
+    return click.option(
+        "--metrics-port",
+        default=0,
+        show_default=True,
+        help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: do not serve).",
+    )(command)
+
+
+def log_level_option(command: F) -> F:
+    """`--log-level debug|info|warning|error` (default warning)."""
+    return click.option(
+        "--log-level",
+        default="warning",
+        show_default=True,
+        type=click.Choice(["debug", "info", "warning", "error"]),
+    )(command)
+
+
+def setup_logging(log_level: str) -> None:
+    """Log lines with time, level and logger at `log_level`."""
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
