@@ -12,19 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from producers.loader.load import Rejected
 from producers.loader.reader import Line, csv_header, read_lines
 from producers.verification.client import VerificationClient
 from producers.verification.records import request_from_data
 from schemas.domain import Issue
 from schemas.models.downstream import VerificationRequest
-
-
-@dataclass(frozen=True)
-class RejectedLine:
-    """A line that was not sent."""
-
-    line: int
-    issues: tuple[Issue, ...]
 
 
 @dataclass
@@ -34,7 +27,7 @@ class SubmitFileReport:
     lines: int = 0
     sent: int = 0
     delivered: int = 0
-    rejected: list[RejectedLine] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
     failed: int = 0
     seconds: float = 0.0
 
@@ -96,7 +89,7 @@ def submit_file(
             report.lines += 1
             made = _request(line, client.sector, client.campaign)
             if isinstance(made, tuple):
-                report.rejected.append(RejectedLine(line.number, made))
+                report.rejected.append(Rejected(line.number, made))
                 if out:
                     if header and not wrote_header:
                         out.write(header + "\n")
