@@ -29,30 +29,37 @@ def worker_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def start_worker(
-    settings: Settings, database_url: str, log: Path, *extra: str
+def start_database_worker(
+    settings: Settings, command: str, database_url: str, log: Path, *extra: str
 ) -> subprocess.Popen[bytes]:
-    """`databus run population-sync` in its own process group, logging to `log`."""
-    handle = log.open("ab")
+    """`databus run COMMAND --database-url URL --group <prefix>COMMAND` in its own process
+    group, logging to `log`."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "cli",
             "run",
-            "population-sync",
+            command,
             "--database-url",
             database_url,
             "--group",
-            f"{settings.topic_prefix}population-sync",
+            f"{settings.topic_prefix}{command}",
             *extra,
         ],
         cwd=PROJECT_ROOT,
         env=worker_env(settings),
-        stdout=handle,
+        stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def start_worker(
+    settings: Settings, database_url: str, log: Path, *extra: str
+) -> subprocess.Popen[bytes]:
+    """`databus run population-sync` in its own process group, logging to `log`."""
+    return start_database_worker(settings, "population-sync", database_url, log, *extra)
 
 
 def stop_worker(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:

@@ -22,7 +22,7 @@ from databus.topology.loader import load_topology
 from producers.generator import GeneratorConfig, generate
 from producers.generator.writer import CITIZENS_FILE
 from streams.verification.answers import create_answers_schema
-from tests.population_harness import PROJECT_ROOT, worker_env
+from tests.population_harness import PROJECT_ROOT, start_database_worker, worker_env
 
 SECTOR = "mobile-subscribers"
 ALTERATIONS = (
@@ -258,26 +258,7 @@ def start_verifier(
     settings: Settings, database_url: str, log: Path, *extra: str
 ) -> subprocess.Popen[bytes]:
     """`databus run verifier` in its own process group, logging to `log`."""
-    handle = log.open("ab")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "run",
-            "verifier",
-            "--database-url",
-            database_url,
-            "--group",
-            f"{settings.topic_prefix}verifier",
-            *extra,
-        ],
-        cwd=PROJECT_ROOT,
-        env=worker_env(settings),
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return start_database_worker(settings, "verifier", database_url, log, *extra)
 
 
 def leaf_strings(value: Any) -> Iterator[str]:
