@@ -77,6 +77,7 @@ from schemas.models.envelope import Event
 from streams.population.apply import AppliedChange, Incoming, PopulationApplier
 from tests.conftest import PROJECT_ROOT, LocalStack
 from tests.integration import test_population_rules as rules
+from tests.population_events import event as make_event
 from tests.population_harness import (
     applied_count,
     start_worker,
@@ -586,11 +587,11 @@ def _born(pin: str, dob: date, sex: str, at: datetime, mother: str | None = None
     payload = copy.deepcopy(EXAMPLES["BirthRegistered"]["payload"])
     payload.update(date_of_birth=dob.isoformat(), sex=sex, father=None)
     payload["mother"] = {"pin": mother, "name": payload["mother"]["name"]} if mother else None
-    return rules.event("BirthRegistered", pin, at, payload=payload)
+    return make_event("BirthRegistered", pin, at, payload=payload)
 
 
 def _reestablish(old: str, new: str, at: datetime) -> Event:
-    return rules.event(
+    return make_event(
         "PinReestablished",
         new,
         at,
@@ -607,7 +608,7 @@ def _reestablish(old: str, new: str, at: datetime) -> Event:
 def _card(pin: str, at: datetime, **changes: Any) -> Event:
     card = copy.deepcopy(EXAMPLES["IdentityCardIssued"]["payload"]["card"])
     card.update(number=pin, issued_on=at.date().isoformat())
-    return rules.event("IdentityCardIssued", pin, at, payload={"card": card}, **changes)
+    return make_event("IdentityCardIssued", pin, at, payload={"card": card}, **changes)
 
 
 def _parked(engine: Engine) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,13 +22,12 @@ from databus.population.schema import (
 )
 from databus.topology.loader import parse_topology
 from databus.topology.model import Topology
-from schemas.catalog import EVENT_CLASSES, EVENT_DOMAINS
-from schemas.codec import event_from_data
 from schemas.domain import make_pin
 from schemas.examples import EXAMPLES
 from schemas.models.downstream import PopulationChange
 from schemas.models.envelope import Event
 from streams.population.apply import AppliedChange, Incoming, Outcome, PopulationApplier
+from tests.population_events import event
 
 TOPOLOGY_TEXT = (Path(__file__).resolve().parents[2] / "deploy" / "topology.yaml").read_text()
 T0 = datetime(2025, 8, 1, 9, 0, tzinfo=UTC)
@@ -56,21 +54,6 @@ def engine(pg_url: str) -> Iterator[Engine]:
     create_population_schema(engine)
     yield engine
     engine.dispose()
-
-
-def event(event_type: str, pin: str, at: datetime, **changes: Any) -> Event:
-    data = copy.deepcopy(EXAMPLES[event_type])
-    data.update(
-        event_id=str(uuid.uuid4()),
-        subject_pin=pin,
-        occurred_at=at.isoformat(),
-        recorded_at=(at + timedelta(hours=1)).isoformat(),
-    )
-    payload = changes.pop("payload", {})
-    data.update(changes)
-    data["payload"].update(payload)
-    domain = next(d for d in EVENT_DOMAINS.values() if EVENT_CLASSES[event_type] in d.events)
-    return event_from_data(domain, data)
 
 
 def birth(pin: str, at: datetime = T0) -> Event:
