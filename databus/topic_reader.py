@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from databus.kafka_retry import retrying
+
+RETRIES = 8
 
 
 def read_all(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[Message]:
@@ -20,12 +25,14 @@ def read_all(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[Messa
         }
     )
     try:
-        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-        partitions = sorted(metadata.partitions)
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions
-        }
+        metadata = retrying(lambda: consumer.list_topics(topic, timeout=10), RETRIES)
+        partitions = sorted(metadata.topics[topic].partitions)
+
+        def end_offset(partition: int) -> int:
+            low_high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            return int(low_high[1])
+
+        ends = {p: retrying(functools.partial(end_offset, p), RETRIES) for p in partitions}
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
         done = {p for p in partitions if ends[p] == 0}
         out: list[Message] = []
@@ -38,7 +45,9 @@ def read_all(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[Messa
                         if (msg.offset() or 0) >= ends[msg.partition() or 0]:
                             done.add(msg.partition() or 0)
                         continue
-                    raise RuntimeError(str(error))
+                    if error.fatal():
+                        raise RuntimeError(str(error))
+                    continue  # transient (leader moved, transport): the client retries
                 out.append(msg)
                 if (msg.offset() or 0) + 1 >= ends[msg.partition() or 0]:
                     done.add(msg.partition() or 0)

@@ -22,9 +22,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     OffsetSpec,
 )
 
-from consumers.monitor.retry import reason_code, retrying
 from consumers.monitor.snapshot import Collection, GroupPosition, PartitionPosition
 from consumers.monitor.timestamps import Key, TimestampCache, TimestampReader
+from databus.kafka_retry import reason_code, retrying
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())

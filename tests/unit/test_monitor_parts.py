@@ -79,7 +79,7 @@ def test_board_escapes_and_lists_every_connection() -> None:
 def test_transient_broker_answers_are_retried() -> None:
     from confluent_kafka import KafkaError, KafkaException
 
-    from consumers.monitor.retry import is_transient, reason_code, retrying
+    from databus.kafka_retry import is_transient, reason_code, retrying
 
     loading = KafkaException(KafkaError(KafkaError.COORDINATOR_LOAD_IN_PROGRESS))
     calls: list[int] = []

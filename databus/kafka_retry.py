@@ -1,4 +1,4 @@
-"""Retry Admin API calls on transient broker answers (coordinator loading, moved, leader moved)."""
+"""Retry Kafka calls on transient broker answers (coordinator loading, leader moved, ...)."""
 
 from __future__ import annotations
 
