@@ -10,6 +10,7 @@ from importlib.resources import files
 
 from sqlalchemy import Engine
 
+from databus.ddl_lock import schema_transaction
 from databus.outbox.table import DEFAULT_TABLE, check_table_name
 
 _FILES = {"postgresql": "postgresql", "mysql": "mariadb", "mariadb": "mariadb", "sqlite": "sqlite"}
@@ -44,9 +45,10 @@ def ddl_statements(dialect: str, table: str = DEFAULT_TABLE) -> list[str]:
 
 
 def create_outbox(engine: Engine, table: str = DEFAULT_TABLE) -> None:
-    """Create the outbox table and its index if missing (idempotent), in one transaction."""
+    """Create the outbox table and its index if missing (idempotent, in one transaction; safe
+    when several workers start at once)."""
     statements = ddl_statements(engine.dialect.name, table)
-    with engine.begin() as conn:
+    with schema_transaction(engine) as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
 

@@ -31,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from databus.ddl_lock import schema_transaction
+
 metadata = MetaData()
 Json = JSON().with_variant(JSONB(), "postgresql")
 Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
@@ -113,5 +115,7 @@ parked_events = Table(
 
 
 def create_population_schema(engine: Engine) -> None:
-    """Create the tables and indexes that are missing (idempotent)."""
-    metadata.create_all(engine)
+    """Create the tables and indexes that are missing (idempotent; safe when several workers
+    start at once)."""
+    with schema_transaction(engine) as conn:
+        metadata.create_all(conn)

@@ -36,6 +36,7 @@ from databus.population.schema import applied_events, citizens, field_facts, lin
 from schemas.models.base import ChangeType
 from schemas.models.envelope import Event
 from streams.population.changes import MULTI_VALUED, FieldChange
+from streams.population.locks import CitizenLocks
 from streams.population.model import AppliedChange, CitizenState, OutboxWriter
 from streams.population.rules import Fact, aware
 
@@ -50,6 +51,7 @@ class BatchStore:
     def __init__(self, conn: Connection, now: datetime) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
+        self.locks = CitizenLocks(conn)
         self.now = now
         self.citizens: dict[str, CitizenState | None] = {}
         self.links: dict[str, str] = {}
@@ -88,25 +90,26 @@ class BatchStore:
     # ------------------------------------------------------------------ loading
 
     def load(self, events: Sequence[Event], changes: dict[str, list[FieldChange]]) -> None:
-        """Applied ids, links, citizens and correction targets of a batch's events."""
+        """Lock the batch's citizens (`locks.py`), then load their applied ids, links,
+        citizens and correction targets."""
         if self.postgres:  # the citizens' JSON, parsed by pydantic-core's Rust parser
             set_json_loads(from_json, driver(self.conn))
+        pins: set[str] = {e.subject_pin for e in events if e.subject_pin}
+        for found in changes.values():
+            pins.update(c.pin for c in found)
+        pins |= {str(e.payload.old_pin) for e in events if e.event_type == "PinReestablished"}
+        self.locks.lock(pins)
+        self.locks.lock_events(str(e.event_id) for e in events if not e.subject_pin)
         ids = [str(e.event_id) for e in events]
         self.seen = set(
             self.conn.scalars(
                 select(applied_events.c.event_id).where(self.one_of(applied_events.c.event_id, ids))
             )
         )
-        self._load_citizens(events, changes)
+        self._load_citizens(pins)
         self._load_targets(events)
 
-    def _load_citizens(
-        self, events: Sequence[Event], changes: dict[str, list[FieldChange]]
-    ) -> None:
-        pins: set[str] = {e.subject_pin for e in events if e.subject_pin}
-        for found in changes.values():
-            pins.update(c.pin for c in found)
-        pins |= {str(e.payload.old_pin) for e in events if e.event_type == "PinReestablished"}
+    def _load_citizens(self, pins: set[str]) -> None:
         if not pins:
             return
         for link in self.conn.execute(
@@ -116,6 +119,7 @@ class BatchStore:
         ):
             self.links[str(link.old_pin)] = str(link.new_pin)
         wanted = {self.links.get(p, p) for p in pins}
+        self.locks.lock(wanted)  # citizens reached through a re-established PIN
         for row in self.conn.execute(select(citizens).where(self.one_of(citizens.c.pin, wanted))):
             self.citizens[row.pin] = CitizenState(
                 row.pin, row.version, dict(row.record), dict(row.field_times)
@@ -201,6 +205,7 @@ class BatchStore:
     def get(self, pin: str) -> CitizenState | None:
         """The citizen of `pin` as the batch holds it (loaded on demand if not preloaded)."""
         if pin not in self.citizens:
+            self.locks.lock([pin])
             row = self.conn.execute(select(citizens).where(citizens.c.pin == pin)).first()
             self.citizens[pin] = (
                 CitizenState(row.pin, row.version, dict(row.record), dict(row.field_times))

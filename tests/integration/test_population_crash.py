@@ -29,61 +29,53 @@ setting read from the environment). Another seed: DATABUS_POPULATION_CRASH_SEED 
 from __future__ import annotations
 
 import copy
-import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import Connection, Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
 
 from databus.population.schema import (
-    applied_events,
-    citizens,
     create_population_schema,
-    field_facts,
-    lineage,
     parked_events,
-    pin_links,
 )
-from databus.registry import registry_client
-from databus.serde import Decoder
 from databus.settings import Settings
 from databus.topic_reader import read_all
 from databus.topology.loader import load_topology
 from databus.topology.model import Topology
 from databus.topology.topics import Topics
-from producers.generator import GeneratorConfig, generate
 from producers.sdk import Publisher
-from schemas.catalog import EVENT_CLASSES, EVENT_DOMAINS, EventDomain
-from schemas.codec import event_from_data
 from schemas.domain import make_pin
 from schemas.examples import EXAMPLES
-from schemas.models.downstream import PopulationChange
 from schemas.models.envelope import Event
-from streams.population.apply import AppliedChange, Incoming, PopulationApplier
+from streams.population.apply import PopulationApplier
 from tests.conftest import PROJECT_ROOT, LocalStack
 from tests.integration import test_population_rules as rules
+from tests.population_compare import (
+    CollectingOutbox,
+    assert_same_population,
+    check_changes_topic,
+    clean_run,
+    generated_events,
+    relay_npd_outbox,
+    snapshot,
+)
 from tests.population_events import event as make_event
 from tests.population_harness import (
     applied_count,
     start_worker,
     stop_worker,
     wait_until,
-    worker_env,
 )
 
 pytestmark = pytest.mark.integration
@@ -100,23 +92,6 @@ SESSION_TIMEOUT = "10"
 
 Lineage = tuple[str, int, str, str, str]
 """(pin, version, field, event_id, action)"""
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The population tables of one database, in comparable form (surrogate ids left out)."""
-
-    citizens: dict[str, tuple[int, Any, bool]]
-    applied: dict[str, tuple[str, str, int | None]]
-    """event_id -> (subject pin, outcome, version)"""
-    lineage: list[Lineage]
-    facts: Counter[tuple[str, str, str, bool]]
-    links: dict[str, str]
-    parked: int
-
-    def final(self, pin: str) -> str:
-        """The PIN a citizen has now (through re-establishments)."""
-        return self.links.get(pin, pin)
 
 
 @dataclass
@@ -153,16 +128,6 @@ def reference_url(local_stack: LocalStack) -> Iterator[str]:
         admin.dispose()
 
 
-class CollectingOutbox:
-    """The clean run's outbox: keeps the changes in memory."""
-
-    def __init__(self) -> None:
-        self.changes: list[PopulationChange] = []
-
-    def write(self, conn: Connection, changes: Sequence[AppliedChange]) -> None:
-        self.changes += [change.model() for change in changes]
-
-
 @pytest.mark.slow
 def test_worker_killed_three_times_converges_to_the_clean_run(
     bus_ready: Settings,
@@ -173,7 +138,9 @@ def test_worker_killed_three_times_converges_to_the_clean_run(
 ) -> None:
     monkeypatch.setenv("BROKER_SESSION_TIMEOUT", SESSION_TIMEOUT)
     topology = load_topology(bus_ready.topology)
-    events = _generated_events(topology, tmp_path / "population")
+    events = generated_events(
+        topology, tmp_path / "population", citizens=CITIZENS, seed=SEED, min_events=MIN_EVENTS
+    )
     distinct = len({e["event_id"] for e in events})
     assert distinct == len(events) >= MIN_EVENTS
     engine = create_engine(pg_url)
@@ -186,16 +153,16 @@ def test_worker_killed_three_times_converges_to_the_clean_run(
         assert applied_count(engine) == distinct
 
         clean_started = time.monotonic()
-        clean_changes = _clean_run(topology, events, reference_url)
+        clean_changes = clean_run(topology, events, reference_url, batch=BATCH)
         clean_seconds = time.monotonic() - clean_started
-        ours, clean = _snapshot(engine), _snapshot(create_engine(reference_url))
-        moved = _assert_same_population(ours, clean)
+        ours, clean = snapshot(engine), snapshot(create_engine(reference_url))
+        moved = assert_same_population(ours, clean)
 
         topics = Topics.from_settings(bus_ready, topology)
         dead = read_all(bus_ready.endpoints.bootstrap_servers, topics.dead_letter)
         assert dead == [], f"{len(dead)} dead letters"
-        relay_seconds = _relay(bus_ready, pg_url)
-        records, duplicates = _check_changes_topic(bus_ready, topics, ours, clean, clean_changes)
+        relay_seconds = relay_npd_outbox(bus_ready, pg_url)
+        records, duplicates = check_changes_topic(bus_ready, topics, ours, clean, clean_changes)
     finally:
         engine.dispose()
         shutil.rmtree(group_data, ignore_errors=True)
@@ -287,23 +254,6 @@ def _more_than(engine: Engine, count: int) -> Callable[[], bool]:
 # ---------------------------------------------------------------------- the events
 
 
-def _generated_events(topology: Topology, out: Path) -> list[dict[str, Any]]:
-    """Generate the population; its events in recorded-time order (events.jsonl)."""
-    report = generate(
-        GeneratorConfig(
-            citizens=CITIZENS,
-            out_dir=out,
-            seed=SEED,
-            start=date(2024, 1, 1),
-            end=date(2026, 11, 20),
-        ),
-        topology,
-    )
-    assert report.events >= MIN_EVENTS, f"only {report.events} events: raise CITIZENS"
-    with (out / "events.jsonl").open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines]
-
-
 class _Streamer(threading.Thread):
     """Publishes the events through one SDK Publisher per source, over STREAM_SECONDS."""
 
@@ -348,221 +298,6 @@ class _Streamer(threading.Thread):
             for publisher in publishers.values():
                 publisher.close(10)
         self.seconds = time.monotonic() - started
-
-
-# ---------------------------------------------------------------------- the clean run
-
-
-def _domain(event_type: str) -> EventDomain:
-    cls = EVENT_CLASSES[event_type]
-    return next(d for d in EVENT_DOMAINS.values() if cls in d.events)
-
-
-def _clean_run(
-    topology: Topology, events: list[dict[str, Any]], url: str
-) -> list[PopulationChange]:
-    """Apply `events` in file order, in batches, without Kafka and without crashes."""
-    engine = create_engine(url)
-    create_population_schema(engine)
-    outbox = CollectingOutbox()
-    applier = PopulationApplier(topology, outbox)
-    models = [event_from_data(_domain(e["event_type"]), e) for e in events]
-    statuses: Counter[str] = Counter()
-    for start in range(0, len(models), BATCH):
-        with engine.begin() as conn:
-            batch = [Incoming(m) for m in models[start : start + BATCH]]
-            statuses.update(o.status for o in applier.apply_batch(conn, batch))
-    engine.dispose()
-    assert set(statuses) <= {"applied", "late", "reference", "parked"}, statuses
-    return outbox.changes
-
-
-# ---------------------------------------------------------------------- comparing
-
-
-def _snapshot(engine: Engine) -> Snapshot:
-    with engine.connect() as conn:
-        people = {
-            r.pin: (r.version, r.record, r.deceased)
-            for r in conn.execute(
-                select(citizens.c.pin, citizens.c.version, citizens.c.record, citizens.c.deceased)
-            )
-        }
-        applied = {
-            r.event_id: (r.pin, r.outcome, r.version)
-            for r in conn.execute(
-                select(
-                    applied_events.c.event_id,
-                    applied_events.c.pin,
-                    applied_events.c.outcome,
-                    applied_events.c.version,
-                )
-            )
-        }
-        trail = [
-            (r.pin, r.version, r.field, r.event_id, r.action)
-            for r in conn.execute(
-                select(
-                    lineage.c.pin,
-                    lineage.c.version,
-                    lineage.c.field,
-                    lineage.c.event_id,
-                    lineage.c.action,
-                )
-            )
-        ]
-        facts: Counter[tuple[str, str, str, bool]] = Counter(
-            (r.pin, r.field, r.event_id, r.active)
-            for r in conn.execute(
-                select(
-                    field_facts.c.pin,
-                    field_facts.c.field,
-                    field_facts.c.event_id,
-                    field_facts.c.active,
-                )
-            )
-        )
-        links = {r.old_pin: r.new_pin for r in conn.execute(select(pin_links))}
-        parked = int(conn.execute(select(func.count()).select_from(parked_events)).scalar() or 0)
-    engine.dispose()
-    return Snapshot(people, applied, trail, facts, links, parked)
-
-
-def _versions(snapshot: Snapshot) -> dict[str, dict[int, set[str]]]:
-    """Per current PIN: version -> the events whose change produced it (late rows excluded)."""
-    out: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for pin, version, _, event_id, action in snapshot.lineage:
-        if action != "late":
-            out[snapshot.final(pin)][version].add(event_id)
-    return out
-
-
-def _assert_consistent(snapshot: Snapshot, run: str) -> None:
-    """Nothing applied twice: one lineage row per (event, PIN, field), one event per version."""
-    twice = Counter((e, p, f) for p, _, f, e, _ in snapshot.lineage)
-    repeated = sorted({e for (e, _, _), n in twice.items() if n > 1})
-    assert not repeated, f"{run}: lineage rows twice for events {repeated[:5]}"
-    versions = _versions(snapshot)
-    for pin, (current, _, _) in snapshot.citizens.items():
-        made = versions.get(pin, {})
-        assert sorted(made) == list(range(1, current + 1)), (
-            f"{run}: a citizen at version {current} has changes for versions "
-            f"{sorted(made)[:3]}…{sorted(made)[-3:]}"
-        )
-        shared = [v for v, events in made.items() if len(events) > 1]
-        assert not shared, f"{run}: versions {shared} of a citizen each came from several events"
-
-
-def _differ(name: str, ours: set[Any], clean: set[Any]) -> str:
-    return f"{name}: {len(ours - clean)} only after the crashes, {len(clean - ours)} only clean"
-
-
-def _assert_same_population(ours: Snapshot, clean: Snapshot) -> set[str]:
-    """The comparison of the module docstring; returns the re-established citizens' PINs.
-
-    Failure messages hold counts and event ids, never a PIN or a name.
-    """
-    assert ours.parked == 0, f"{ours.parked} events still parked after the crashes"
-    assert clean.parked == 0, f"{clean.parked} events still parked in the clean run"
-    _assert_consistent(ours, "after the crashes")
-    _assert_consistent(clean, "clean run")
-    assert ours.links == clean.links, _differ(
-        "PIN links", set(ours.links.items()), set(clean.links.items())
-    )
-    moved = set(ours.links.values())
-    assert set(ours.citizens) == set(clean.citizens), _differ(
-        "citizens", set(ours.citizens), set(clean.citizens)
-    )
-    records = sum(ours.citizens[p][1:] != clean.citizens[p][1:] for p in clean.citizens)
-    assert not records, f"{records} citizens differ in their record or death"
-    versions = sum(
-        ours.citizens[p][0] != clean.citizens[p][0] for p in clean.citizens if p not in moved
-    )
-    assert not versions, f"{versions} citizens differ in their version"
-    assert ours.facts == clean.facts, _differ("field facts", set(ours.facts), set(clean.facts))
-
-    assert set(ours.applied) == set(clean.applied), _differ(
-        "applied events", set(ours.applied), set(clean.applied)
-    )
-    outcomes = sorted(
-        e
-        for e, (pin, outcome, _) in clean.applied.items()
-        if clean.final(pin) not in moved and ours.applied[e][1] != outcome
-    )
-    assert not outcomes, f"{len(outcomes)} events with another outcome, e.g. {outcomes[:5]}"
-
-    def kept(s: Snapshot) -> set[tuple[str, str, str, str]]:
-        return {(s.final(p), f, e, a) for p, _, f, e, a in s.lineage if s.final(p) not in moved}
-
-    assert kept(ours) == kept(clean), _differ("lineage", kept(ours), kept(clean))
-    ours_made, clean_made = _versions(ours), _versions(clean)
-    behind = sum(
-        {e for es in ours_made[p].values() for e in es}
-        != {e for es in clean_made[p].values() for e in es}
-        for p in clean.citizens
-        if p not in moved
-    )
-    assert not behind, f"{behind} citizens whose versions came from other events"
-    return moved
-
-
-# ---------------------------------------------------------------------- the NPD outbox
-
-
-def _relay(settings: Settings, url: str) -> float:
-    started = time.monotonic()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "run",
-            "outbox-relay",
-            "--database-url",
-            url,
-            "--table",
-            "npd_outbox",
-            "--drain",
-        ],
-        cwd=PROJECT_ROOT,
-        env=worker_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return time.monotonic() - started
-
-
-def _check_changes_topic(
-    settings: Settings,
-    topics: Topics,
-    ours: Snapshot,
-    clean: Snapshot,
-    clean_changes: list[PopulationChange],
-) -> tuple[int, int]:
-    """The worker's changes, all of them, and the clean run's; (records, duplicates)."""
-    topic = topics.population_changes
-    decoder = Decoder(registry_client(settings.endpoints.registry_url), topic, PopulationChange)
-    seen: Counter[tuple[str, int]] = Counter()
-    per_pin: dict[str, list[int]] = defaultdict(list)
-    messages = read_all(settings.endpoints.bootstrap_servers, topic, timeout=120)
-    for message in messages:  # partition by partition, in offset order
-        change = decoder.decode(message.value())
-        assert isinstance(change, PopulationChange)
-        seen[(change.pin, change.version)] += 1
-        if seen[(change.pin, change.version)] == 1:
-            per_pin[change.pin].append(change.version)
-    made = {(p, v) for p, v, _, _, a in ours.lineage if a != "late"}
-    assert set(seen) == made, _differ(f"(pin, version) on {topic}", set(seen), made)
-    moved = set(ours.links.values())
-    expected = {(c.pin, c.version) for c in clean_changes if clean.final(c.pin) not in moved}
-    missing = expected - set(seen)
-    assert not missing, f"{len(missing)} (pin, version) of the clean run missing from {topic}"
-    unordered = sum(any(a >= b for a, b in pairwise(v)) for v in per_pin.values())
-    assert not unordered, f"{unordered} PINs with versions out of order on {topic}"
-    return len(messages), sum(n - 1 for n in seen.values())
 
 
 # ---------------------------------------------------------------------- what replays and
