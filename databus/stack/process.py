@@ -128,17 +128,25 @@ def spawn(
 
 
 def is_ours(pid: int, marker: str) -> bool:
-    """Whether `pid` is a live (not zombie) process whose command line contains `marker`."""
+    """Whether `pid` is a live (not zombie) process whose command line contains `marker`.
+
+    A process that is still inside execve has an empty command line for a moment (the kernel
+    sets it after our Popen already returned), so an empty one is read again before judging.
+    """
     _reap(pid)
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return False
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state != "Z" and marker in cmdline
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            return False
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if state == "Z":
+            return False
+        if raw or time.monotonic() >= deadline:
+            return marker in raw.replace(b"\0", b" ").decode(errors="replace")
+        time.sleep(0.02)
 
 
 def _reap(pid: int) -> None:

@@ -61,6 +61,21 @@ def test_stop_touches_only_processes_carrying_our_marker(tmp_path: Path) -> None
         proc.wait()
 
 
+def test_a_process_just_spawned_is_ours_even_inside_execve(tmp_path: Path) -> None:
+    """Popen returns once execve closed its error pipe, before the kernel sets the new command
+    line; read at that instant it is empty. CI once took a starting broker for a dead one."""
+    marker = str(tmp_path / "ours")
+    misses = 0
+    for _ in range(300):
+        proc = subprocess.Popen(["cat", "-", marker], stdin=subprocess.PIPE, start_new_session=True)
+        try:
+            misses += not is_ours(proc.pid, marker)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert misses == 0
+
+
 def test_free_port_is_not_bound() -> None:
     port = free_port()
     assert 0 < port < 65536
