@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 
+from cli.acl_cmd import acl
 from cli.backfill_cmd import backfill
 from cli.dlq_cmd import dlq
 from cli.generate_cmd import generate
 from cli.observability_cmd import observability
+from cli.principals_cmd import principals
 from cli.publish_cmd import publish
 from cli.reconcile_cmd import reconcile
 from cli.run_cmd import run
@@ -43,6 +45,8 @@ cli.add_command(reconcile)
 cli.add_command(observability)
 cli.add_command(verify)
 cli.add_command(status)
+cli.add_command(principals)
+cli.add_command(acl)
 
 
 @cli.command()
