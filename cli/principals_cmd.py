@@ -70,9 +70,7 @@ def apply(settings: Settings, secrets_file: Path | None, generate: bool, as_json
                 fail("--generate needs --secrets FILE to keep the passwords in")
             secrets = with_generated(wanted, secrets)
             write_secrets(secrets_file, secrets)
-        done = upsert_scram(
-            settings.endpoints.bootstrap_servers, passwords_for(wanted, secrets)
-        )
+        done = upsert_scram(settings.endpoints.bootstrap_servers, passwords_for(wanted, secrets))
     except SecretsError as exc:
         fail(str(exc))
     if as_json:

@@ -9,10 +9,10 @@ from rich.table import Table
 
 from cli.output import console, emit_json, fail
 from databus.settings import Settings
-from databus.stack.secure_kafka import SECURE_STACK_DIR
 from databus.stack.errors import StackError
 from databus.stack.launcher import Stack
 from databus.stack.parts import DATABASE_PARTS, DEFAULT_PARTS, PARTS
+from databus.stack.secure_kafka import SECURE_STACK_DIR
 
 
 def _stack(settings: Settings, secure: bool = False) -> Stack:

@@ -1,1 +1,1 @@
-"""Security of the bus: TLS material, SCRAM principals, ACLs derived from the topology, signed events."""
+"""Security of the bus: TLS, SCRAM principals, ACLs from the topology, signed events."""

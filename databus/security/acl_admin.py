@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from confluent_kafka.admin import (
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AclBinding,
     AclBindingFilter,
     AclOperation,
@@ -80,13 +80,15 @@ def to_rule(binding: AclBinding) -> AclRule | None:
         return None
     if not binding.principal.startswith("User:") or binding.restype not in _RULE_RESOURCES:
         return None
-    pattern: PatternType = "prefixed" if binding.resource_pattern_type == ResourcePatternType.PREFIXED else "literal"
+    pattern: PatternType = (
+        "prefixed" if binding.resource_pattern_type == ResourcePatternType.PREFIXED else "literal"
+    )
     return AclRule(
         principal=binding.principal.removeprefix("User:"),
         resource_type=_RULE_RESOURCES[binding.restype],
         pattern_type=pattern,
         name=binding.name,
-        operation=_operation_name(binding.operation),
+        operation=_operation_name(AclOperation(binding.operation)),
         host=binding.host,
     )
 
@@ -101,10 +103,10 @@ class AclAdmin:
         """Every allow rule of a `User:` principal the broker holds."""
         everything = AclBindingFilter(
             ResourceType.ANY,
-            None,
+            None,  # type: ignore[arg-type]
             ResourcePatternType.ANY,
-            None,
-            None,
+            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
             AclOperation.ANY,
             AclPermissionType.ANY,
         )

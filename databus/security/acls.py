@@ -65,7 +65,9 @@ class _Rules:
     def topic(self, who: str, name: str, *ops: str, pattern: PatternType = "literal") -> None:
         self.rules.update(AclRule(who, "topic", pattern, name, op) for op in ops)
 
-    def group(self, who: str, name: str, op: str = "Read", pattern: PatternType = "literal") -> None:
+    def group(
+        self, who: str, name: str, op: str = "Read", pattern: PatternType = "literal"
+    ) -> None:
         self.rules.add(AclRule(who, "group", pattern, name, op))
 
     def cluster(self, who: str, op: str) -> None:

@@ -44,7 +44,7 @@ class KafkaSecurity(BaseSettings):
     def from_env(cls) -> KafkaSecurity:
         """The process's identity: the environment, then `DATABUS_KAFKA_ENV_FILE` if set."""
         env_file = os.environ.get(ENV_FILE_VARIABLE)
-        return cls(_env_file=env_file) if env_file else cls()  # type: ignore[call-arg]
+        return cls(_env_file=env_file) if env_file else cls()
 
     @property
     def uses_sasl(self) -> bool:
@@ -124,6 +124,8 @@ def secured(config: dict[str, Any], security: KafkaSecurity | None = None) -> di
     next poll/flush (fail fast, naming the principal), after any `error_cb` already configured.
     """
     security = security or KafkaSecurity.from_env()
+    if "security.protocol" in config:
+        return config  # secured already
     extra = security.librdkafka()
     if not extra:
         return config

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
-from confluent_kafka.admin import (
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     ScramCredentialInfo,
     ScramMechanism,
@@ -30,7 +30,7 @@ class SecretsError(ValueError):
 
 
 def env_variable(principal: str) -> str:
-    """The variable holding a principal's password: `bus.sink.tax` -> `DATABUS_PASSWORD_BUS_SINK_TAX`."""
+    """The variable of a principal's password: `bus.sink.tax` -> `DATABUS_PASSWORD_BUS_SINK_TAX`."""
     return "DATABUS_PASSWORD_" + re.sub(r"[^A-Za-z0-9]", "_", principal).upper()
 
 
@@ -68,7 +68,9 @@ def passwords_for(
             missing.append(principal.name)
     if missing:
         raise SecretsError(
-            "no password for principal(s) " + ", ".join(missing) + " (secrets file or "
+            "no password for principal(s) "
+            + ", ".join(missing)
+            + " (secrets file or "
             + ", ".join(env_variable(m) for m in missing[:2])
             + (", ..." if len(missing) > 2 else "")
             + ")"
@@ -94,10 +96,12 @@ def upsert_scram(
         UserScramCredentialUpsertion(name, info, password.encode())
         for name, password in sorted(passwords.items())
     ]
-    futures = admin.alter_user_scram_credentials(upserts, request_timeout=TIMEOUT)
+    futures = admin.alter_user_scram_credentials(upserts, request_timeout=TIMEOUT)  # type: ignore[arg-type]
     for name, future in futures.items():
         try:
             future.result()
         except Exception as exc:
-            raise SecretsError(f"broker refused the credential of {name}: {type(exc).__name__}") from None
+            raise SecretsError(
+                f"broker refused the credential of {name}: {type(exc).__name__}"
+            ) from None
     return sorted(passwords)

@@ -47,9 +47,7 @@ def sink_principal(sector: str) -> str:
 
 def bus_principals(topology: Topology) -> list[Principal]:
     """Every principal the topology implies, agencies first, then components, then the admin."""
-    out = [
-        Principal(agency_principal(a.id), "agency", a.id, a.name) for a in topology.agencies
-    ]
+    out = [Principal(agency_principal(a.id), "agency", a.id, a.name) for a in topology.agencies]
     components = [
         (POPULATION_SYNC, "applies source events to the NPD"),
         (OUTBOX_RELAY, "publishes the NPD outbox (population changes)"),

@@ -9,6 +9,7 @@ through `DATABUS_KAFKA_ENV_FILE`. Nothing secret is printed or put on a command 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from databus.security.client import KafkaSecurity
 from databus.security.principals import ADMIN_PRINCIPAL
@@ -35,7 +36,7 @@ def admin_env_file(stack_dir: Path) -> Path:
 
 def admin_security(stack_dir: Path) -> KafkaSecurity:
     """The admin identity of the secure stack in `stack_dir`."""
-    return KafkaSecurity(_env_file=admin_env_file(stack_dir))  # type: ignore[call-arg]
+    return KafkaSecurity(_env_file=admin_env_file(stack_dir))
 
 
 def secure_hint(stack_dir: Path) -> str:
@@ -124,5 +125,5 @@ class SecureKafkaPart(KafkaPart):
     def format_options(self) -> list[str]:
         return ["--add-scram", storage_tool_argument(ADMIN_PRINCIPAL, self._password)]
 
-    def client_config(self, record: PartRecord) -> dict[str, object]:
+    def client_config(self, record: PartRecord) -> dict[str, Any]:
         return admin_security(self.stack_dir).librdkafka()

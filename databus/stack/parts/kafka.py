@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from confluent_kafka.admin import AdminClient
 
 from databus.stack.artifacts import LOCAL_DEPLOY, java, kafka_libs
@@ -82,13 +84,17 @@ class KafkaPart(Part):
         """Extra options of `kafka-storage format` (the secure stack bootstraps its admin)."""
         return []
 
-    def client_config(self, record: PartRecord) -> dict[str, object]:
+    def client_config(self, record: PartRecord) -> dict[str, Any]:
         """What a client of this broker needs besides the bootstrap address."""
         return {}
 
     def probe(self, record: PartRecord) -> bool:
         admin = AdminClient(
-            {"bootstrap.servers": record.url, "socket.timeout.ms": 2000, **self.client_config(record)}
+            {
+                "bootstrap.servers": record.url,
+                "socket.timeout.ms": 2000,
+                **self.client_config(record),
+            }
         )
         try:
             admin.list_topics(timeout=2)
