@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -158,12 +159,12 @@ def check_login(bootstrap: str, security: KafkaSecurity | None = None, timeout: 
     if not security.uses_sasl:
         return
     admin = AdminClient(secured({"bootstrap.servers": bootstrap}, security))
-    try:
-        admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        code = exc.args[0].name() if exc.args else ""
-        if code in AUTH_ERROR_NAMES:
-            raise KafkaAuthenticationError(
-                f"Kafka refused principal {security.principal!r}: authentication failed"
-            ) from None
-        raise
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin.list_topics(timeout=max(1.0, min(5.0, deadline - time.monotonic())))
+            return
+        except KafkaException:
+            admin.poll(0.5)  # serves error_cb, which raises on refused credentials
+            if time.monotonic() >= deadline:
+                raise
