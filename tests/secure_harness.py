@@ -132,7 +132,7 @@ class SecureBus:
 
 
 def admin_security(stack_dir: Path) -> KafkaSecurity:
-    return KafkaSecurity(_env_file=admin_env_file(stack_dir))  # type: ignore[call-arg]
+    return KafkaSecurity(_env_file=admin_env_file(stack_dir))
 
 
 @pytest.fixture(scope="session")
