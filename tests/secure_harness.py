@@ -10,7 +10,10 @@ never see them.
 
 from __future__ import annotations
 
+import base64
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +35,11 @@ from databus.stack.state import StackState
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SECURE_DIR = PROJECT_ROOT / ".stack-secure"
 PARTS = ["kafka", "registry"]
-KEYS = {"VN/GOV/BTP/hotich": ["btp-2025", "btp-2026"], "VN/GOV/BCA/cutru": ["bca-cutru-2025"]}
+KEYS = {
+    "VN/GOV/BTP/hotich": ["btp-2025", "btp-2026"],
+    "VN/GOV/BCA/cutru": ["bca-cutru-2025"],
+    "VN/GOV/BCA/dancu": ["bca-dancu-2025"],  # the NPD: its outbox relay signs population changes
+}
 
 
 @dataclass
@@ -129,6 +136,59 @@ class SecureBus:
 
     def signer(self, key_id: str) -> EventSigner:
         return EventSigner.from_file(key_id, self.key_files[key_id])
+
+    def process_env(self, principal: str | None, **extra: str) -> dict[str, str]:
+        """This process's environment without its Kafka identity or signing key, acting as
+        `principal` (None: the admin) against this bus, plus `extra`."""
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DATABUS_KAFKA_", "DATABUS_SIGNING_"))
+        }
+        own = self.admin_env() if principal is None else self.env(principal)
+        return {**base, **own, **extra}
+
+    def signing_env(self, key_id: str) -> dict[str, str]:
+        """The variables that make a process sign with `key_id`."""
+        return {
+            "DATABUS_SIGNING_KEY_ID": key_id,
+            "DATABUS_SIGNING_KEY_FILE": str(self.key_files[key_id]),
+        }
+
+    def cli(self, principal: str | None, *args: str, timeout: float = 120) -> str:
+        """`databus ARGS` as `principal` (None: the admin); stdout and stderr together.
+
+        Fails on an exit code other than 0 or 3 (3: `acl plan` with changes pending)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", *args],
+            cwd=PROJECT_ROOT,
+            env=self.process_env(principal),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode in {0, 3}, f"databus {' '.join(args)}: {output[-3000:]}"
+        return output
+
+    def secrets(self) -> list[str]:
+        """Every secret of this bus, in the forms a leak would take: passwords (the
+        principals' and the admin's) and the private signing keys (PEM body, its start, the
+        raw key in hex)."""
+        found = list(self.passwords.values())
+        admin = admin_env_file(self.stack_dir).read_text()
+        found += [line.split("=", 1)[1] for line in admin.splitlines() if "PASSWORD=" in line]
+        for path in self.key_files.values():
+            body = "".join(line for line in path.read_text().splitlines() if "-----" not in line)
+            found += [body, body[:24], base64.b64decode(body)[-32:].hex()]
+        return [secret for secret in found if secret]
+
+    def assert_no_secret(self, text: str, where: str) -> None:
+        """No password and no private key of this bus in `text` (named `where` on failure;
+        the secret itself is never printed)."""
+        leaked = sum(secret in text for secret in self.secrets())
+        assert not leaked, f"{leaked} secret(s) appear in {where}"
 
 
 def admin_security(stack_dir: Path) -> KafkaSecurity:

@@ -30,6 +30,9 @@ from databus.security.client import secured
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
+UNAUTHORIZED_GROUP = "group_authorization_failed"
+"""Under ACLs, a listed group the monitor may not describe is skipped unless it is expected."""
+
 
 class LagCollector:
     """Collects the positions of every group on `topics`; the `expected` groups (group ->
@@ -170,7 +173,12 @@ class LagCollector:
             futures.update(self._offset_request(group))
         out: dict[str, dict[tuple[str, int], int]] = {}
         for group, future in futures.items():
-            result = self._result(future, lambda g=group: self._offset_request(g)[g])
+            try:
+                result = self._result(future, lambda g=group: self._offset_request(g)[g])
+            except KafkaException as exc:
+                if group in self.expected or reason_code(exc) != UNAUTHORIZED_GROUP:
+                    raise
+                continue  # a group the broker lets us list but not read: not ours to watch
             out[group] = {
                 (tp.topic, tp.partition): tp.offset
                 for tp in result.topic_partitions or []

@@ -153,4 +153,5 @@ def _monitor(topology: Topology, topics: Topics, out: _Rules) -> None:
     for name in groups:
         out.group(monitor, prefix + name, "Describe")
     out.group(monitor, MONITOR_GROUP_PREFIX, pattern="prefixed")
-    out.cluster(monitor, "Describe")
+    # No Describe on the cluster: with it, ListGroups would name every group of the broker
+    # (other tenants' too); without it, only the groups above are listed.

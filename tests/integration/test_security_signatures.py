@@ -7,7 +7,6 @@ is dead-lettered as `bad_signature` and the citizen stays as he was.
 
 from __future__ import annotations
 
-import base64
 import copy
 import subprocess
 import sys
@@ -27,7 +26,6 @@ from databus.security.principals import POPULATION_SYNC, agency_principal
 from databus.security.signing import H_SIGNATURE
 from databus.security.signing import header as signature_header
 from databus.stack.process import free_port
-from databus.stack.secure_kafka import admin_env_file
 from databus.topic_reader import header, read_all
 from producers.sdk import Publisher
 from schemas.domain import make_pin
@@ -166,7 +164,7 @@ def test_forged_events_are_dead_lettered_and_the_citizen_is_unchanged(
     assert not rows[0]["deceased"]
     assert not rows[0]["record"].get("date_of_death")
 
-    _assert_no_secret(secure_bus, log.read_text(errors="replace") + metrics)
+    secure_bus.assert_no_secret(log.read_text(errors="replace") + metrics, "log or /metrics")
 
 
 def _read(bus: SecureBus, topic: str, timeout: float) -> list[Any]:
@@ -179,16 +177,3 @@ def _base_env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("DATABUS_KAFKA_")}
-
-
-def _assert_no_secret(bus: SecureBus, text: str) -> None:
-    """No password, no private key (PEM or raw) in `text`."""
-    secrets = list(bus.passwords.values())
-    admin = admin_env_file(bus.stack_dir).read_text()
-    secrets += [line.split("=", 1)[1] for line in admin.splitlines() if "PASSWORD=" in line]
-    for path in bus.key_files.values():
-        pem = path.read_text()
-        body = "".join(line for line in pem.splitlines() if "-----" not in line)
-        secrets += [body, body[:24], base64.b64decode(body)[-32:].hex()]
-    for secret in secrets:
-        assert secret not in text
