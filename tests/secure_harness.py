@@ -200,13 +200,22 @@ def secure_stack() -> Iterator[tuple[Path, StackState]]:
     """Kafka (TLS + SASL + ACLs) and the registry in `.stack-secure`, reused when up."""
     stack = secure_stack_of(SECURE_DIR)
     already = stack.running()
-    state = stack.up(PARTS, report=lambda line: print(f"[secure stack] {line}"))
+    state = stack.up(PARTS, report=_report)
     try:
         yield stack.stack_dir, state
     finally:
         started = set(PARTS) - already
         if started:
-            stack.down(started, report=lambda line: print(f"[secure stack] {line}"))
+            stack.down(started, report=_report)
+
+
+STACK_REPORT: list[str] = []
+"""What starting (and stopping) the secure stack reported in this run, for the secrets scan."""
+
+
+def _report(line: str) -> None:
+    STACK_REPORT.append(line)
+    print(f"[secure stack] {line}")
 
 
 def secure_stack_of(stack_dir: Path) -> Stack:

@@ -8,17 +8,20 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from databus.security.acl_admin import AclAdmin, AclPlan
 from databus.security.acls import AclRule, sector_group_prefix
 from databus.security.client import KafkaAuthenticationError, check_login, secured
+from databus.security.credentials import upsert_scram, write_secrets
 from databus.security.principals import agency_principal
-from tests.secure_harness import PROJECT_ROOT, SecureBus, admin_security
+from tests.secure_harness import PROJECT_ROOT, STACK_REPORT, SecureBus, admin_security
 
 HOTICH = agency_principal("VN/GOV/BTP/hotich")
 THUE = agency_principal("VN/GOV/BTC/thue")
@@ -134,3 +137,38 @@ def test_acl_apply_removes_what_is_not_implied_and_twice_changes_nothing(
     second = run("apply")
     assert second["create"] == [] and second["delete"] == []
     assert run("plan")["create"] == []
+
+
+def test_no_secret_in_the_output_of_the_security_commands(
+    secure_bus: SecureBus, tmp_path: Path
+) -> None:
+    """`stack up|status --secure`, `principals list|apply` (text and JSON, from a secrets file
+    and with --generate), `acl plan|apply` (text and JSON) print no password and no private
+    key; nor does the broker's own log."""
+    secrets = tmp_path / "secrets.yaml"
+    write_secrets(secrets, {k: v for k, v in secure_bus.passwords.items() if k != THUE})
+    runs = [
+        ("stack", "up", "--secure"),
+        ("stack", "status", "--secure"),
+        ("principals", "list"),
+        ("principals", "apply", "--secrets", str(secrets), "--generate"),
+        ("principals", "apply", "--secrets", str(secrets), "--json"),
+        ("acl", "plan"),
+        ("acl", "apply"),
+        ("acl", "plan", "--json"),
+        ("acl", "apply", "--json"),
+    ]
+    try:
+        outputs = {args: secure_bus.cli(None, *args) for args in runs}
+    finally:  # --generate gave the sector a new password: it gets its own back
+        admin = admin_security(secure_bus.stack_dir)
+        upsert_scram(secure_bus.bootstrap, {THUE: secure_bus.passwords[THUE]}, admin)
+    generated = str(yaml.safe_load(secrets.read_text())[THUE])
+    assert generated != secure_bus.passwords[THUE]
+    for args, output in outputs.items():
+        where = "databus " + " ".join(args)
+        secure_bus.assert_no_secret(output, where)
+        assert generated not in output, f"the generated password appears in {where}"
+    secure_bus.assert_no_secret("\n".join(STACK_REPORT), "the secure stack's start report")
+    broker_log = secure_bus.stack_dir / "kafka" / "kafka.log"
+    secure_bus.assert_no_secret(broker_log.read_text(errors="replace"), "the broker's log")
