@@ -101,10 +101,11 @@ def show(settings: Settings, partition: int, offset: int, as_json: bool) -> None
 def replay(
     settings: Settings, reason: str | None, positions: tuple[str, ...], as_json: bool
 ) -> None:
-    """Re-submit dead letters unchanged to their original topic (after fixing the cause)."""
+    """Re-submit dead letters unchanged to their original topic (after fixing the cause), with
+    the original's headers (a signed event stays signed)."""
     from confluent_kafka import Producer
 
-    from databus.dead_letter import H_REPLAYED_FROM, StoredDeadLetter
+    from databus.dead_letter import StoredDeadLetter
     from databus.kafka_config import producer_config
 
     wanted = {tuple(int(x) for x in p.split("/", 1)) for p in positions}
@@ -122,7 +123,7 @@ def replay(
             r.original_topic,
             r.original_value,
             r.original_key,
-            headers=[(H_REPLAYED_FROM, f"{item.partition}/{item.offset}")],
+            headers=item.replay_headers(),
         )
     left = producer.flush(30)
     if left:

@@ -3,12 +3,14 @@
 Every dead letter goes to `bus.dead-letter.v1`, keyed like the original, with headers naming
 the original topic, partition and offset, the consumer, the error class, a reason code and a
 message without personal values; its value is a `DeadLetter` record holding the original key
-and value bytes, so `databus dlq replay` can re-submit it unchanged after a fix.
+and value bytes, and the original's own headers travel as `dlq.original.header.<name>` (the
+event id, the signature and its key id...), so `databus dlq replay` can re-submit it unchanged
+after a fix, still signed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -26,6 +28,24 @@ H_ERROR_CLASS: Final = "dlq.error.class"
 H_REASON: Final = "dlq.reason"
 H_MESSAGE: Final = "dlq.message"
 H_REPLAYED_FROM: Final = "dlq.replayed_from"
+H_ORIGINAL_PREFIX: Final = "dlq.original.header."
+"""Prefix of the original record's headers, kept on its dead letter."""
+
+HeaderValue = str | bytes | None
+Headers = Sequence[tuple[str, HeaderValue]] | Mapping[str, HeaderValue] | None
+"""Record headers as confluent-kafka (a list) or faust (a list or a mapping) hands them over."""
+
+
+def header_items(headers: Headers) -> list[tuple[str, bytes]]:
+    """`headers` as (name, bytes) pairs in order, without empty (None) values."""
+    if not headers:
+        return []
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return [
+        (str(name), value.encode() if isinstance(value, str) else bytes(value))
+        for name, value in items
+        if value is not None
+    ]
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,7 @@ class DeadLetterWriter:
             key=message.key(),
             value=message.value(),
             failure=failure,
+            headers=message.headers(),
         )
 
     def send_raw(
@@ -66,8 +87,10 @@ class DeadLetterWriter:
         key: bytes | str | None,
         value: bytes | str | None,
         failure: Failure,
+        headers: Headers = None,
     ) -> None:
-        """Dead-letter a record given by its parts (for consumers that are not confluent's)."""
+        """Dead-letter a record given by its parts (for consumers that are not confluent's);
+        `headers`: the original's, kept for the replay."""
         key_bytes = key.encode() if isinstance(key, str) else key
         value_bytes = value.encode() if isinstance(value, str) else value
         record = DeadLetter(
@@ -82,7 +105,7 @@ class DeadLetterWriter:
             message=failure.message,
             failed_at=datetime.now(UTC),
         )
-        headers: list[tuple[str, str | bytes | None]] = [
+        dlq_headers: list[tuple[str, str | bytes | None]] = [
             (H_TOPIC, topic),
             (H_PARTITION, str(partition)),
             (H_OFFSET, str(offset)),
@@ -90,11 +113,12 @@ class DeadLetterWriter:
             (H_ERROR_CLASS, failure.error_class),
             (H_REASON, failure.reason),
             (H_MESSAGE, failure.message),
+            *((H_ORIGINAL_PREFIX + name, data) for name, data in header_items(headers)),
         ]
         while True:
             try:
                 self.producer.produce(
-                    self.topic, self.encoder.encode(record), key_bytes, headers=headers
+                    self.topic, self.encoder.encode(record), key_bytes, headers=dlq_headers
                 )
                 return
             except BufferError:
@@ -108,6 +132,15 @@ class StoredDeadLetter:
     offset: int
     partition: int
     record: DeadLetter
+    original_headers: tuple[tuple[str, bytes], ...] = ()
+    """The original record's headers (its event id, signature...), to replay with it."""
+
+    def replay_headers(self) -> list[tuple[str, str | bytes | None]]:
+        """The headers of its replay: the original's, then where it was replayed from."""
+        kept: list[tuple[str, str | bytes | None]] = [
+            (k, v) for k, v in self.original_headers if k != H_REPLAYED_FROM
+        ]
+        return [*kept, (H_REPLAYED_FROM, f"{self.partition}/{self.offset}")]
 
 
 def read_dead_letters(
@@ -118,5 +151,12 @@ def read_dead_letters(
     for message in messages:
         record = decoder.decode(message.value())
         assert isinstance(record, DeadLetter)
-        out.append(StoredDeadLetter(message.offset() or 0, message.partition() or 0, record))
+        original = tuple(
+            (name.removeprefix(H_ORIGINAL_PREFIX), value)
+            for name, value in header_items(message.headers())
+            if name.startswith(H_ORIGINAL_PREFIX)
+        )
+        out.append(
+            StoredDeadLetter(message.offset() or 0, message.partition() or 0, record, original)
+        )
     return out

@@ -288,6 +288,7 @@ class PopulationSync:
             key=record.key,
             value=record.value,
             failure=failure,
+            headers=record.headers,
         )
         report.dead_letters[failure.reason] += 1
         DEAD_LETTERS.labels(self.group, agency, event_type, failure.reason).inc()

@@ -107,6 +107,7 @@ class SectorRouter:
                     key=record.key,
                     value=record.value,
                     failure=Failure(error.reason, error.message, "DecodeError"),
+                    headers=record.headers,
                 )
                 DEAD_LETTERS.labels(self.group, "unknown", "PopulationChange", error.reason).inc()
                 return None

@@ -281,6 +281,7 @@ class Verifier:
             key=record.key,
             value=record.value,
             failure=failure,
+            headers=record.headers,
         )
         report.dead_letters[failure.reason] += 1
         DEAD_LETTERS.labels(self.group, lane.sector.agency, REQUEST, failure.reason).inc()

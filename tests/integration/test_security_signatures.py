@@ -8,6 +8,7 @@ is dead-lettered as `bad_signature` and the citizen stays as he was.
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 import uuid
@@ -16,15 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka import Producer
+from confluent_kafka import Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 from sqlalchemy import create_engine, select
 
-from databus.dead_letter import H_REASON
+from databus.dead_letter import H_REASON, H_REPLAYED_FROM, DeadLetterWriter, Failure
+from databus.kafka_config import producer_config
 from databus.population.schema import citizens
+from databus.registry import registry_client
 from databus.security.client import secured
 from databus.security.principals import POPULATION_SYNC, agency_principal
 from databus.security.signing import H_SIGNATURE
 from databus.security.signing import header as signature_header
+from databus.serde import Encoder
 from databus.stack.process import free_port
 from databus.topic_reader import header, read_all
 from producers.sdk import Publisher
@@ -108,28 +113,7 @@ def test_forged_events_are_dead_lettered_and_the_citizen_is_unchanged(
 
     log = tmp_path / "population.log"
     metrics_port = free_port()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "run",
-            "population-sync",
-            "--database-url",
-            pg_url,
-            "--group",
-            f"{secure_bus.prefix}population-sync",
-            "--metrics-port",
-            str(metrics_port),
-            "--log-level",
-            "info",
-        ],
-        cwd=PROJECT_ROOT,
-        env={**_base_env(), **secure_bus.env(POPULATION_SYNC)},
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    worker = _start_sync(secure_bus, pg_url, log, metrics_port)
     engine = create_engine(pg_url)
     dead_letter_topic = f"{secure_bus.prefix}bus.dead-letter.v1"
     try:
@@ -167,13 +151,105 @@ def test_forged_events_are_dead_lettered_and_the_citizen_is_unchanged(
     secure_bus.assert_no_secret(log.read_text(errors="replace") + metrics, "log or /metrics")
 
 
+def test_a_replayed_dead_letter_keeps_its_signature_and_is_applied(
+    secure_bus: SecureBus, pg_url: str, tmp_path: Path
+) -> None:
+    """A genuine signed birth the population sync gave up on (here: a database outage) is
+    replayed by `databus dlq replay` with its signature headers, so the sync, which requires
+    signatures on the secure bus, applies it instead of dead-lettering it as `bad_signature`."""
+    topic = f"{secure_bus.prefix}civilstatus.events.v1"
+    dead_letter_topic = f"{secure_bus.prefix}bus.dead-letter.v1"
+    event = _birth(2)
+    event_id, pin = str(event["event_id"]), str(event["subject_pin"])
+    with (
+        secure_bus.acting_as(HOTICH),
+        Publisher.for_source(
+            "civil-status",
+            settings=secure_bus.settings(),
+            heartbeats=False,
+            signer=secure_bus.signer("btp-2025"),
+        ) as publisher,
+    ):
+        publisher.publish(event).result(30)
+    original = next(m for m in _read(secure_bus, topic, 30) if header(m, "event_id") == event_id)
+    signature = signature_header(original.headers(), H_SIGNATURE)
+    assert signature is not None
+
+    # Its dead letter, written as the sync writes them; the original gone from the topic.
+    with secure_bus.acting_as(POPULATION_SYNC):
+        producer = Producer(producer_config(secure_bus.bootstrap, "test-dlq"))
+        registry = registry_client(secure_bus.registry_url)
+        writer = DeadLetterWriter(
+            producer, Encoder(registry, dead_letter_topic, "DeadLetter"), "population-sync"
+        )
+        outage = Failure("database_unavailable", "the database refused", "OperationalError")
+        writer.send(original, outage)
+        assert producer.flush(30) == 0
+    with secure_bus.acting_as(None):
+        admin = AdminClient(secured({"bootstrap.servers": secure_bus.bootstrap}))
+        gone = TopicPartition(topic, original.partition() or 0, (original.offset() or 0) + 1)
+        for future in admin.delete_records([gone]).values():
+            future.result(30)
+    letters = _read(secure_bus, dead_letter_topic, 30)
+    (letter,) = [m for m in letters if header(m, H_REASON) == "database_unavailable"]
+
+    output = secure_bus.cli(
+        None, "dlq", "replay", "--at", f"{letter.partition()}/{letter.offset()}", "--json"
+    )
+    assert json.loads(output)["replayed"] == [f"{letter.partition()}/{letter.offset()}"]
+    secure_bus.assert_no_secret(output, "databus dlq replay")
+    replayed = [m for m in _read(secure_bus, topic, 30) if header(m, "event_id") == event_id]
+    assert [signature_header(m.headers(), H_SIGNATURE) for m in replayed] == [signature]
+    assert header(replayed[0], H_REPLAYED_FROM) == f"{letter.partition()}/{letter.offset()}"
+
+    log = tmp_path / "population.log"
+    worker = _start_sync(secure_bus, pg_url, log, free_port())
+    engine = create_engine(pg_url)
+    try:
+
+        def applied() -> bool:
+            try:
+                with engine.connect() as conn:
+                    found = conn.execute(select(citizens.c.pin).where(citizens.c.pin == pin))
+                    return found.first() is not None
+            except Exception:
+                return False
+
+        wait_until(applied, 120, "the replayed birth applied", worker, log)
+    finally:
+        stop_worker(worker)
+        engine.dispose()
+    after = _read(secure_bus, dead_letter_topic, 30)
+    assert len(after) == len(letters), "the replayed event was dead-lettered again"
+
+
+def _start_sync(bus: SecureBus, pg_url: str, log: Path, metrics_port: int) -> Any:
+    """`databus run population-sync` as its own principal (signatures required on SASL)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "run",
+            "population-sync",
+            "--database-url",
+            pg_url,
+            "--group",
+            f"{bus.prefix}population-sync",
+            "--metrics-port",
+            str(metrics_port),
+            "--log-level",
+            "info",
+        ],
+        cwd=PROJECT_ROOT,
+        env=bus.process_env(POPULATION_SYNC),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 def _read(bus: SecureBus, topic: str, timeout: float) -> list[Any]:
     """Every record of `topic`, read as the admin."""
     with bus.acting_as(None):
         return read_all(bus.bootstrap, topic, timeout=timeout)
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("DATABUS_KAFKA_")}
