@@ -1,7 +1,7 @@
 """bench/sync: sustained population-sync throughput into PostgreSQL, beside raw COPY.
 
     .venv/bin/python -m bench.sync [--events N] [--batch-size B] [--database-url URL]
-                                   [--results DIR]
+                                   [--results DIR] [--secure [--secure-stack-dir DIR]]
 
 Needs Kafka, the registry and PostgreSQL (`databus stack up --all`; endpoints from
 DATABUS_BOOTSTRAP_SERVERS / DATABUS_REGISTRY_URL or the stack's state file; the PostgreSQL
@@ -22,6 +22,12 @@ server from `--database-url` or the stack's state). In one run:
 
 Prints both rates, their ratio and the target (DESIGN.md §10: ≥ 5,000 events/s); writes
 `sync.json`. The databases, the topics and the generated files are removed at the end.
+
+With `--secure` (the secure stack up: `databus stack up --secure`), steps 2 and 3 run once more
+on the secure stack: every agency publishes under its own principal and signs each event, the
+worker runs as `bus.population-sync` (TLS + SASL/SCRAM + ACLs) and checks every signature
+(required). Prints the secure rate beside the plain one (the ratio is the cost of TLS + SASL +
+signing) and writes `sync-secure.json`.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ import psycopg
 from sqlalchemy import Engine, create_engine, func, select
 
 from bench.common import RESULTS, machine, write_result
+from bench.secure import DEFAULT_DIR, SecureBench, secure_bench
 from bench.stack import component_env, cpu_seconds, delete_topics, fresh_database, server_url
 from consumers.monitor.group_watch import GroupWatch
 from databus.contracts import bindings
@@ -58,6 +65,7 @@ from databus.population.schema import (
     parked_events,
 )
 from databus.schema_admin import RegistryAdmin, register_all
+from databus.security.principals import POPULATION_SYNC, agency_principal
 from databus.settings import Settings
 from databus.topic_reader import header, read_all
 from databus.topology.loader import load_topology
@@ -131,12 +139,25 @@ def _events(topology: Topology, count: int, workdir: Path) -> tuple[list[dict[st
     return events, citizens_needed
 
 
-def _publish(settings: Settings, topology: Topology, events: list[dict[str, Any]]) -> float:
+def _publisher(settings: Settings, source: str, secure: SecureBench | None) -> Publisher:
+    """The SDK publisher of `source`: on the secure stack, as its agency's principal, signing."""
+    if secure is None:
+        return Publisher.for_source(source, settings=settings, heartbeats=False)
+    agency = agency_principal(secure.topology.source(source).agency)
+    with secure.acting_as(agency):
+        return Publisher.for_source(
+            source, settings=settings, heartbeats=False, signer=secure.signer(source)
+        )
+
+
+def _publish(
+    settings: Settings,
+    topology: Topology,
+    events: list[dict[str, Any]],
+    secure: SecureBench | None = None,
+) -> float:
     """Publish through one SDK Publisher per source; seconds until all are acknowledged."""
-    publishers = {
-        name: Publisher.for_source(name, settings=settings, heartbeats=False)
-        for name in topology.sources
-    }
+    publishers = {name: _publisher(settings, name, secure) for name in topology.sources}
     started = time.perf_counter()
     try:
         for event in events:
@@ -191,7 +212,13 @@ def _applied_window(engine: Engine) -> tuple[int, int, float]:
     return int(count), int(in_last or 0), seconds
 
 
-def _run_worker(settings: Settings, url: str, batch_size: int, workdir: Path) -> SyncRun:
+def _run_worker(
+    settings: Settings,
+    url: str,
+    batch_size: int,
+    workdir: Path,
+    identity: dict[str, str] | None = None,
+) -> SyncRun:
     """Start the worker on pre-published events and wait until its group has committed every
     source partition to its end (Kafka's own view, read once a second; nothing polls the
     population database meanwhile but the small parked-events table). The rate comes from the
@@ -224,7 +251,7 @@ def _run_worker(settings: Settings, url: str, batch_size: int, workdir: Path) ->
         worker = subprocess.Popen(
             command,
             cwd=workdir,  # faust keeps its data directory in the working directory
-            env=component_env(settings),
+            env=_worker_env(settings, identity),
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -277,6 +304,14 @@ def _run_worker(settings: Settings, url: str, batch_size: int, workdir: Path) ->
         engine.dispose()
 
 
+def _worker_env(settings: Settings, identity: dict[str, str] | None) -> dict[str, str]:
+    """The worker's environment: this process's, or only `identity` as its Kafka identity."""
+    env = component_env(settings)
+    if identity is not None:
+        env = {k: v for k, v in env.items() if not k.startswith("DATABUS_KAFKA_")} | identity
+    return env
+
+
 # ---------------------------------------------------------------------- the baseline
 
 
@@ -321,13 +356,21 @@ def _copy_rate(url: str, rows: list[tuple[Any, ...]]) -> float:
 # ---------------------------------------------------------------------- main
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=500, help="worker events per batch")
     parser.add_argument("--database-url", help="PostgreSQL server (default: the local stack's)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write sync.json")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--secure", action="store_true", help="also run on the secure stack, signed"
+    )
+    parser.add_argument("--secure-stack-dir", type=Path, default=DEFAULT_DIR)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _arguments()
     run_id = uuid.uuid4().hex[:8]
     settings = Settings(topic_prefix=f"bench.sync.{run_id}.")
     server = server_url(args.database_url, settings)
@@ -353,7 +396,8 @@ def main() -> None:
                 f"  published in {publish_seconds:.1f} s "
                 f"({len(events) / publish_seconds:,.0f} events/s through the SDK)"
             )
-            del events
+            if not args.secure:
+                del events
             with (
                 fresh_database(server, f"bench_sync_{run_id}") as sync_url,
                 fresh_database(server, f"bench_copy_{run_id}") as copy_url,
@@ -363,6 +407,8 @@ def main() -> None:
                 copy = _copy_rate(copy_url, rows)
         finally:
             delete_topics(endpoints.bootstrap_servers, names)
+        if args.secure:
+            secure_run, secure_publish = _secure_sync(args, events, run_id, server, workdir)
 
     ours = run.rate
     share = run.cpu_seconds / run.wall_seconds if run.wall_seconds else 0.0
@@ -402,6 +448,81 @@ def main() -> None:
         worker_cpu_share=round(share, 2),
         peak_parked=run.peak_parked,
         left_parked=run.left_parked,
+        dead_letters=run.dead_letters,
+    )
+    print(f"  wrote {path}")
+    print(f"  command: {command}")
+    if args.secure:
+        _report_secure(args, secure_run, secure_publish, run, publish_seconds, distinct)
+
+
+def _secure_sync(
+    args: argparse.Namespace,
+    events: list[dict[str, Any]],
+    run_id: str,
+    server: str,
+    workdir: Path,
+) -> tuple[SyncRun, float]:
+    """Steps 2 and 3 on the secure stack: signed publishing by each agency, the worker as its
+    own principal checking every signature. (The run, the publishing seconds.)"""
+    secure_dir = workdir / "secure"
+    secure_dir.mkdir()
+    prefix = f"bench.sync.{run_id}.secure."
+    with secure_bench(args.secure_stack_dir, prefix, secure_dir) as secure:
+        settings = secure.settings
+        publish_seconds = _publish(settings, secure.topology, events, secure)
+        print(
+            f"  secure: published (signed) in {publish_seconds:.1f} s "
+            f"({len(events) / publish_seconds:,.0f} events/s through the SDK)"
+        )
+        with (
+            secure.acting_as(None),  # the bench's own watching: as the admin
+            fresh_database(server, f"bench_sync_{run_id}_secure") as url,
+        ):
+            identity = secure.identity(POPULATION_SYNC)
+            run = _run_worker(settings, url, args.batch_size, secure_dir, identity)
+    return run, publish_seconds
+
+
+def _report_secure(
+    args: argparse.Namespace,
+    run: SyncRun,
+    publish_seconds: float,
+    plain: SyncRun,
+    plain_publish_seconds: float,
+    events: int,
+) -> None:
+    secure, ours = run.rate, plain.rate
+    print(
+        f"  {secure:>10,.0f} events/s  ours on the secure stack: TLS + SASL/SCRAM-SHA-512 + "
+        f"ACLs, worker as {POPULATION_SYNC}, every signature checked (required; "
+        f"{run.applied - run.last_batch:,} events in {run.seconds:.1f} s)"
+    )
+    if run.dead_letters:
+        print(f"  secure dead letters: {run.dead_letters}")
+    print(f"  ratio secure / plain = {secure / ours:.3f} (the cost of TLS + SASL + verifying)")
+    print(
+        f"  publishing: {events / publish_seconds:,.0f} events/s signed over TLS + SASL beside "
+        f"{events / plain_publish_seconds:,.0f} events/s plain "
+        f"(ratio {plain_publish_seconds / publish_seconds:.2f})"
+    )
+    command = f"python -m bench.sync --events {args.events} --batch-size {args.batch_size} --secure"
+    path = write_result(
+        "sync-secure",
+        "population-sync events/s on the secure stack (TLS+SASL+ACLs, signatures required) "
+        "beside plain",
+        secure,
+        ours,
+        unit="events/s",
+        command=command,
+        results_dir=args.results,
+        events=events,
+        batch_size=args.batch_size,
+        baseline_what="the same worker on the plain stack, same events, same run",
+        publish_events_per_second=round(events / publish_seconds, 1),
+        plain_publish_events_per_second=round(events / plain_publish_seconds, 1),
+        applied=run.applied,
+        sync_seconds=round(run.seconds, 1),
         dead_letters=run.dead_letters,
     )
     print(f"  wrote {path}")
