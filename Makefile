@@ -34,14 +34,15 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest -m integration
 
-## bench: every benchmark (needs the local stack; started if missing); results in bench/results
+## bench: every benchmark (needs the local stack and the secure one; started if missing); results in bench/results
 bench: $(STAMP)
 	deploy/local/ensure-system.sh full
 	$(BIN)/databus stack up --all
 	$(BIN)/python -m bench.serde
-	$(BIN)/python -m bench.publish
+	$(BIN)/databus stack up --secure
+	$(BIN)/python -m bench.publish --secure
 	$(BIN)/python -m bench.outbox
-	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.sync --secure
 	$(BIN)/python -m bench.sink
 	$(BIN)/python -m bench.backfill
 	$(BIN)/python -m bench.e2e
