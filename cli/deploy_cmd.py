@@ -93,3 +93,29 @@ def render(
     topology, text, environment = _topology(settings, environment)
     files = kubernetes_files(topology, text, environment, image)
     _report(files, out, check, as_json, f"databus deploy render --env {environment}")
+
+
+@deploy.command("compose")
+@click.option(
+    "--env",
+    "environment",
+    default="production",
+    show_default=True,
+    help="The topology's environment whose topic defaults apply (`prod`: production).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("deploy/compose"),
+    show_default=True,
+    help="Where the compose file and its configuration files are written.",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file is stale.")
+@click.option("--json", "as_json", is_flag=True, help="Machine output.")
+@click.pass_obj
+def compose(settings: Settings, environment: str, out: Path, check: bool, as_json: bool) -> None:
+    """Render the compose file: 3 brokers, registry, PostgreSQL, Prometheus, Grafana, components."""
+    from databus.deploy.render import compose_files
+
+    topology, _, environment = _topology(settings, environment)
+    _report(compose_files(topology, environment), out, check, as_json, "databus deploy compose")

@@ -8,24 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from databus.deploy import compose, strimzi
 from databus.deploy import kubernetes as k8s
-from databus.deploy import strimzi
 from databus.deploy.acl_source import bus_principals, implied_acls
 from databus.deploy.workloads import workloads
 from databus.observability.render import stale, to_yaml, write, yaml_documents
 from databus.observability.rules import alerting_rules, recording_rules
 from databus.topology.model import Topology
 
-__all__ = ["kubernetes_files", "manifests", "stale", "write"]
+__all__ = ["compose_files", "kubernetes_files", "manifests", "stale", "write"]
 
 DEFAULT_IMAGE = "databus:0.1.0"
 
 
-def _header(environment: str) -> str:
+def _header(command: str) -> str:
     return (
-        "# Generated from deploy/topology.yaml by "
-        f"`databus deploy render --env {environment}`: do not edit.\n"
-        "# docs/operations.md says what each file is and which Secrets to create first.\n"
+        f"# Generated from deploy/topology.yaml by `{command}`: do not edit.\n"
+        "# docs/operations.md says what each file is and what to create first.\n"
     )
 
 
@@ -63,6 +62,18 @@ def kubernetes_files(
 ) -> dict[str, str]:
     """Every file of `deploy/k8s/` as text: multi-document YAML with the generated header."""
     return {
-        path: _header(environment) + yaml_documents(*documents)
+        path: _header(f"databus deploy render --env {environment}") + yaml_documents(*documents)
         for path, documents in manifests(topology, topology_text, environment, image).items()
     }
+
+
+def compose_files(topology: Topology, environment: str) -> dict[str, str]:
+    """Every generated file of `deploy/compose/` as text (the Dockerfile is not generated)."""
+    header = _header("databus deploy compose")
+    files = {
+        "compose.yaml": header + yaml_documents(compose.compose_file(topology, environment)),
+        "prometheus.yml": header + yaml_documents(compose.compose_prometheus(topology)),
+        "grafana/datasources.yml": header + yaml_documents(compose.compose_datasources()),
+        "postgres-init.sql": compose.postgres_init(topology),
+    }
+    return files
