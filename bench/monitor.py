@@ -44,6 +44,7 @@ from consumers.monitor.http import MonitorServer, favour_scrapes
 from consumers.monitor.service import Monitor
 from consumers.monitor.settings import MonitorSettings
 from databus.runtime import tune_gc
+from databus.security.client import secured
 from databus.settings import Settings
 from databus.stack.artifacts import java, kafka_libs
 
@@ -65,7 +66,7 @@ def make_topics(admin: AdminClient, names: list[str], partitions: int) -> None:
 
 
 def fill(bootstrap: str, names: list[str], partitions: int, records: int) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "acks": 1})
+    producer = Producer(secured({"bootstrap.servers": bootstrap, "linger.ms": 50, "acks": 1}))
     for name in names:
         for p in range(partitions):
             for _ in range(records):
@@ -194,7 +195,7 @@ def main() -> None:  # noqa: PLR0915 (one measured story, told in order)
     )
     settings = Settings()
     bootstrap = settings.endpoints.bootstrap_servers
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(secured({"bootstrap.servers": bootstrap}))
     run = uuid.uuid4().hex[:6]
     per_topic = max(1, args.partitions // args.topics)
     names = [f"bench-mon-{run}.t{i:03d}.v1" for i in range(args.topics)]

@@ -36,6 +36,7 @@ from bench.sample_events import sample_events
 from bench.stack import delete_topics, server_url
 from databus.kafka_config import producer_config
 from databus.registry import registry_client
+from databus.security.client import secured
 from databus.settings import Settings
 from producers.outbox import OutboxRelay, create_outbox, drop_outbox, enqueue_many
 from producers.outbox.schema_ids import SchemaHeaders
@@ -65,7 +66,7 @@ def _pin(record: Contract) -> str:
 
 
 def _create_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(secured({"bootstrap.servers": bootstrap}))
     for future in admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names]).values():
         future.result(timeout=30)
 

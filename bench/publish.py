@@ -24,6 +24,7 @@ from bench.sample_events import sample_events
 from databus.contracts import bindings
 from databus.kafka_admin import apply_topics
 from databus.schema_admin import RegistryAdmin, register_all
+from databus.security.client import secured
 from databus.settings import Settings
 from databus.stack.artifacts import java
 from databus.stack.state import StackState
@@ -106,7 +107,7 @@ def main() -> None:
     record_size = round(sum(sizes) / len(sizes))
 
     perf_topic = f"{run}perf"
-    admin = AdminClient({"bootstrap.servers": endpoints.bootstrap_servers})
+    admin = AdminClient(secured({"bootstrap.servers": endpoints.bootstrap_servers}))
     for future in admin.create_topics([NewTopic(perf_topic, 3, 1)]).values():
         future.result()
     baseline = producer_performance(

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from databus.contracts import bindings
 from databus.kafka_admin import apply_topics
 from databus.schema_admin import RegistryAdmin, register_all
+from databus.security.client import secured
 from databus.settings import Settings
 from databus.stack.state import StackState
 from databus.topology.topics import Topics
@@ -79,7 +80,7 @@ def bench_topics(settings: Settings, names: Sequence[str]) -> Iterator[None]:
 
 def delete_topics(bootstrap: str, names: list[str]) -> None:
     """Delete topics, reporting (not raising) what could not be deleted."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(secured({"bootstrap.servers": bootstrap}))
     for future in admin.delete_topics(names).values():
         try:
             future.result(timeout=30)

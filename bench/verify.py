@@ -52,6 +52,7 @@ from bench.stack import (
     server_url,
 )
 from databus.population.schema import create_population_schema
+from databus.security.client import secured
 from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.topics import Topics
@@ -114,12 +115,14 @@ def _consume(
     settings: Settings, topic: str, expected: int, done: dict[str, float], ready: threading.Event
 ) -> None:
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.endpoints.bootstrap_servers,
-            "group.id": f"bench-verify-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+        secured(
+            {
+                "bootstrap.servers": settings.endpoints.bootstrap_servers,
+                "group.id": f"bench-verify-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
     )
     consumer.subscribe([topic], on_assign=lambda *_: ready.set())
     seen = 0

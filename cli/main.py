@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from cli.acl_cmd import acl
 from cli.backfill_cmd import backfill
 from cli.deploy_cmd import deploy
 from cli.dlq_cmd import dlq
 from cli.generate_cmd import generate
 from cli.observability_cmd import observability
+from cli.principals_cmd import principals
 from cli.publish_cmd import publish
 from cli.reconcile_cmd import reconcile
 from cli.run_cmd import run
@@ -45,6 +47,8 @@ cli.add_command(observability)
 cli.add_command(deploy)
 cli.add_command(verify)
 cli.add_command(status)
+cli.add_command(principals)
+cli.add_command(acl)
 
 
 @cli.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from rich.table import Table
 
@@ -10,10 +12,27 @@ from databus.settings import Settings
 from databus.stack.errors import StackError
 from databus.stack.launcher import Stack
 from databus.stack.parts import DATABASE_PARTS, DEFAULT_PARTS, PARTS
+from databus.stack.secure_kafka import SECURE_STACK_DIR
 
 
-def _stack(settings: Settings) -> Stack:
-    return Stack(settings.stack_dir, settings.cache_dir)
+def _stack(settings: Settings, secure: bool = False) -> Stack:
+    from databus.stack.secure_kafka import stack_for
+
+    return stack_for(_stack_dir(settings, secure), settings.cache_dir, secure=secure)
+
+
+def _stack_dir(settings: Settings, secure: bool) -> Path:
+    """`--secure` keeps its own directory (`.stack-secure`) unless DATABUS_STACK_DIR is set."""
+    if secure and "stack_dir" not in settings.model_fields_set:
+        return SECURE_STACK_DIR
+    return settings.stack_dir
+
+
+_SECURE = click.option(
+    "--secure",
+    is_flag=True,
+    help="The secure stack (TLS + SASL/SCRAM + ACLs) in .stack-secure (docs/security.md).",
+)
 
 
 @click.group()
@@ -32,25 +51,31 @@ def stack() -> None:
 @click.option(
     "--all", "all_parts", is_flag=True, help="Start Kafka, registry, PostgreSQL and MariaDB."
 )
+@_SECURE
 @click.pass_obj
-def up(settings: Settings, extra: tuple[str, ...], all_parts: bool) -> None:
+def up(settings: Settings, extra: tuple[str, ...], all_parts: bool, secure: bool) -> None:
     """Start Kafka (KRaft) and the registry, plus the databases asked for."""
     names = list(DEFAULT_PARTS) + [
         n for n in (DATABASE_PARTS if all_parts else extra) if n not in DEFAULT_PARTS
     ]
     try:
-        state = _stack(settings).up(dict.fromkeys(names), report=console.print)
+        state = _stack(settings, secure).up(dict.fromkeys(names), report=console.print)
     except StackError as exc:
         fail(str(exc))
     console.print(f"stack up in {state.stack_dir}; stop it with `databus stack down`")
+    if secure:
+        from databus.stack.secure_kafka import secure_hint
+
+        console.print(secure_hint(Path(state.stack_dir)), highlight=False)
 
 
 @stack.command()
+@_SECURE
 @click.pass_obj
-def down(settings: Settings) -> None:
+def down(settings: Settings, secure: bool) -> None:
     """Stop exactly the processes `stack up` started (by pid file)."""
     try:
-        stopped = _stack(settings).down(report=console.print)
+        stopped = _stack(settings, secure).down(report=console.print)
     except StackError as exc:
         fail(str(exc))
     if not stopped:
@@ -59,14 +84,14 @@ def down(settings: Settings) -> None:
 
 @stack.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_SECURE
 @click.pass_obj
-def status(settings: Settings, as_json: bool) -> None:
+def status(settings: Settings, as_json: bool, secure: bool) -> None:
     """Show each part, its address and whether it answers. Exit 1 if one does not."""
-    parts = _stack(settings).status()
+    the_stack = _stack(settings, secure)
+    parts = the_stack.status()
     if as_json:
-        emit_json(
-            {"stack_dir": str(settings.stack_dir.resolve()), "parts": [p.as_dict() for p in parts]}
-        )
+        emit_json({"stack_dir": str(the_stack.stack_dir), "parts": [p.as_dict() for p in parts]})
     else:
         table = Table("part", "address", "url", "pid", "answers")
         for p in parts:

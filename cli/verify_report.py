@@ -18,6 +18,7 @@ from pathlib import Path
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from databus.registry import registry_client
+from databus.security.client import secured
 from databus.serde import Decoder
 from databus.settings import Settings
 from databus.topology.topics import Topics
@@ -112,12 +113,14 @@ def collect_results(
     endpoints = settings.endpoints
     decoder = Decoder(registry_client(endpoints.registry_url), topic, VerificationResult)
     consumer = Consumer(
-        {
-            "bootstrap.servers": endpoints.bootstrap_servers,
-            "group.id": f"verify-results-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
+        secured(
+            {
+                "bootstrap.servers": endpoints.bootstrap_servers,
+                "group.id": f"verify-results-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+            }
+        )
     )
     found: dict[str, VerificationResult] = {}
     repeats = 0

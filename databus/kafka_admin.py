@@ -29,6 +29,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
+from databus.security.client import secured
 from databus.topology.topics import TopicSpec
 
 _log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class TopicAdmin:
             "socket.connection.setup.timeout.ms": int(timeout * 1000),
         }
         config.update(client_config or {})
-        self._admin = AdminClient(config)
+        self._admin = AdminClient(secured(config))
 
     # -------------------------------------------------------------- reading
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from databus.security.client import secured
+
 PRODUCER_DEFAULTS: dict[str, Any] = {
     # Exactly-once per partition on the broker side: no duplicates from retries, order kept.
     "enable.idempotence": True,
@@ -24,23 +26,29 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 
 
 def producer_config(bootstrap: str, client_id: str, **overrides: Any) -> dict[str, Any]:
-    """An idempotent, acks=all, lz4 producer configuration (overridable)."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "client.id": client_id,
-        **PRODUCER_DEFAULTS,
-        **overrides,
-    }
+    """An idempotent, acks=all, lz4 producer configuration (overridable), with this process's
+    Kafka identity (`databus.security.client`)."""
+    return secured(
+        {
+            "bootstrap.servers": bootstrap,
+            "client.id": client_id,
+            **PRODUCER_DEFAULTS,
+            **overrides,
+        }
+    )
 
 
 def consumer_config(bootstrap: str, group_id: str, **overrides: Any) -> dict[str, Any]:
-    """A consumer that commits offsets only when told to (after its own durable work)."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "group.id": group_id,
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "isolation.level": "read_committed",
-        "partition.assignment.strategy": "cooperative-sticky",
-        **overrides,
-    }
+    """A consumer that commits offsets only when told to (after its own durable work), with this
+    process's Kafka identity."""
+    return secured(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "partition.assignment.strategy": "cooperative-sticky",
+            **overrides,
+        }
+    )

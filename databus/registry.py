@@ -25,7 +25,7 @@ def value_subject(topic: str) -> str:
 
 
 def avro_serializer(
-    client: SchemaRegistryClient, schema_str: str, *, auto_register: bool = True
+    client: SchemaRegistryClient, schema_str: str, *, auto_register: bool = False
 ) -> AvroSerializer:
     """Serializer for one record schema, writing the Confluent wire format."""
     conf: dict[str, Any] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = Field(
         default="", description="Prefix put before every derived topic name (tests, tenants)."
+    )
+    signatures: Literal["required", "optional"] | None = Field(
+        default=None,
+        description="Event signatures: required, or optional (checked when present); default "
+        "required outside `local` and whenever Kafka is reached with SASL (docs/security.md).",
     )
     stack_dir: Path = Field(
         default=Path(".stack"), description="Where the local stack keeps state, data and logs."

@@ -9,6 +9,7 @@ import uuid
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from databus.kafka_retry import retrying
+from databus.security.client import secured
 
 RETRIES = 8
 
@@ -16,13 +17,15 @@ RETRIES = 8
 def read_all(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[Message]:
     """All records of `topic` up to its current end offsets, in partition/offset order."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"read-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": True,
-        }
+        secured(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"read-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": True,
+            }
+        )
     )
     try:
         metadata = retrying(lambda: consumer.list_topics(topic, timeout=10), RETRIES)

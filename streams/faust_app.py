@@ -17,6 +17,11 @@ def raw_faust_app(
     are further faust settings (e.g. a shorter `broker_session_timeout`)."""
     import faust
 
+    from databus.security.client import KafkaSecurity, check_login
+
+    security = KafkaSecurity.from_env()
+    check_login(bootstrap_servers, security)  # a wrong password fails here, naming the principal
+    credentials = security.faust_credentials()
     settings: dict[str, Any] = {
         "broker": f"kafka://{bootstrap_servers}",
         "value_serializer": "raw",
@@ -28,6 +33,7 @@ def raw_faust_app(
         "consumer_auto_offset_reset": "earliest",
         "broker_commit_interval": 1.0,
         "stream_buffer_maxsize": batch_size * 4,
+        **({"broker_credentials": credentials} if credentials else {}),
         **overrides,
     }
     return faust.App(group, **settings)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from cli.output import console, fail
 from databus.registry import registry_client, value_subject
+from databus.security.client import secured
 from databus.serde import Decoder, Encoder, framing
 from databus.settings import Settings
 from databus.topology.model import Topology
@@ -60,7 +61,9 @@ def round_trip_heartbeats(
     client = registry_client(registry_url)
     topic = topics.heartbeats
     encoder = Encoder(client, topic, "Heartbeat")
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(
+        secured({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    )
     instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     sent: Counter[str] = Counter()
     for source in topology.sources.values():
@@ -98,12 +101,14 @@ def _read_back(
 ) -> tuple[Counter[str], int]:
     decoder = Decoder(client, topic, Heartbeat)
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"demo-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+        secured(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"demo-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
     )
     consumer.subscribe([topic])
     received: Counter[str] = Counter()

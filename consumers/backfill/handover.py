@@ -14,6 +14,8 @@ import uuid
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from databus.security.client import secured
+
 
 class HandoverError(RuntimeError):
     """The offsets cannot be read or committed (the message says why; no personal data)."""
@@ -22,11 +24,13 @@ class HandoverError(RuntimeError):
 def end_offsets(bootstrap: str, topic: str, *, timeout: float = 10.0) -> dict[int, int]:
     """The current end (high watermark) of every partition of `topic`."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"backfill-probe-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-        }
+        secured(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"backfill-probe-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+            }
+        )
     )
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
@@ -44,7 +48,7 @@ def end_offsets(bootstrap: str, topic: str, *, timeout: float = 10.0) -> dict[in
 
 def group_members(bootstrap: str, group: str, *, timeout: float = 10.0) -> int:
     """How many live members consumer group `group` has (0 for an unknown group)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(secured({"bootstrap.servers": bootstrap}))
     try:
         future = admin.describe_consumer_groups([group], request_timeout=timeout)[group]
         description = future.result()
@@ -57,7 +61,7 @@ def committed_offsets(
     bootstrap: str, group: str, topic: str, partitions: list[int], *, timeout: float = 10.0
 ) -> dict[int, int]:
     """The offsets `group` has committed on `topic` (partitions without a commit left out)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    consumer = Consumer(secured({"bootstrap.servers": bootstrap, "group.id": group}))
     try:
         found = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout)
     except KafkaException as exc:
@@ -77,7 +81,7 @@ def commit_offsets(
             "backfill again (it resumes and only hands over)"
         )
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+        secured({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     )
     try:
         result = consumer.commit(

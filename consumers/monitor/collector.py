@@ -25,6 +25,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from consumers.monitor.snapshot import Collection, GroupPosition, PartitionPosition
 from consumers.monitor.timestamps import Key, TimestampCache, TimestampReader
 from databus.kafka_retry import reason_code, retrying
+from databus.security.client import secured
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -66,7 +67,7 @@ class LagCollector:
             "socket.connection.setup.timeout.ms": int(timeout * 1000),
         }
         config.update(client_config or {})
-        self._admin = AdminClient(config)
+        self._admin = AdminClient(secured(config))
         self._reader = TimestampReader(bootstrap, dict(client_config or {}))
 
     def close(self) -> None:

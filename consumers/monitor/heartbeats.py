@@ -10,6 +10,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from databus.security.client import secured
 from databus.serde import DecodeError, Decoder
 from schemas.models.downstream import Heartbeat
 
@@ -60,7 +61,7 @@ class HeartbeatFollower:
 
     def run(self, stop: threading.Event) -> None:
         """Read until `stop` is set; broker failures are waited out."""
-        consumer = Consumer(self._config)
+        consumer = Consumer(secured(self._config))
         try:
             while not stop.is_set():
                 try:

@@ -13,6 +13,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from databus.security.client import secured
 from databus.serde import DecodeError, Decoder, Encoder
 from schemas.models.downstream import ConnectionStatusChanged
 
@@ -43,12 +44,14 @@ class StatusPublisher:
         self.topic = topic
         self.encoder = encoder
         self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "enable.idempotence": True,
-                "acks": "all",
-                "message.timeout.ms": 300_000,
-            }
+            secured(
+                {
+                    "bootstrap.servers": bootstrap,
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "message.timeout.ms": 300_000,
+                }
+            )
         )
 
     def publish(self, change: ConnectionStatusChanged) -> None:
@@ -70,11 +73,13 @@ def read_last_statuses(
 ) -> dict[str, ConnectionStatusChanged]:
     """The newest status change of every connection on the topic (empty if none, or no topic)."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"databus-monitor-read-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-        }
+        secured(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"databus-monitor-read-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+            }
+        )
     )
     out: dict[str, ConnectionStatusChanged] = {}
     try:

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 from confluent_kafka import Consumer, TopicPartition
 
+from databus.security.client import secured
+
 Key = tuple[str, int, int]
 
 
@@ -56,7 +58,7 @@ class TimestampReader:
             "queued.max.messages.kbytes": 65536,
         }
         config.update(client_config or {})
-        self._consumer = Consumer(config)
+        self._consumer = Consumer(secured(config))
 
     def read(self, wanted: Iterable[Key], timeout: float) -> dict[Key, float]:
         """Unix timestamps of the records at `wanted` offsets (those read within `timeout`).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,13 +40,16 @@ class PartStatus:
 class Stack:
     """The local stack of one directory (default `.stack`), jars cached in `cache_dir`."""
 
-    def __init__(self, stack_dir: Path, cache_dir: Path) -> None:
+    def __init__(
+        self, stack_dir: Path, cache_dir: Path, parts: Mapping[str, type[Part]] | None = None
+    ) -> None:
         self.stack_dir = stack_dir.resolve()
         self.cache_dir = cache_dir
+        self.parts = {**PARTS, **(parts or {})}
 
     def part(self, name: str) -> Part:
         try:
-            return PARTS[name](self.stack_dir, self.cache_dir)
+            return self.parts[name](self.stack_dir, self.cache_dir)
         except KeyError:
             raise StackError(f"unknown stack part {name!r}; known: {', '.join(PARTS)}") from None
 

@@ -6,6 +6,7 @@ The model checks each value on its own (names, ranges, known citizen fields and 
 
 from __future__ import annotations
 
+import base64
 import difflib
 import re
 from enum import StrEnum
@@ -150,12 +151,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+def _ed25519_public_key(value: str) -> str:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError("must be an Ed25519 public key: 32 bytes in base64")
+    return value
+
+
+class SigningKey(_Strict):
+    """A public key an agency signs its events with (its private key stays in its secrets)."""
+
+    id: Annotated[str, AfterValidator(_slug)]
+    public_key: Annotated[str, AfterValidator(_ed25519_public_key)]
+
+
 class Agency(_Strict):
     """A member of the exchange: a ministry's subsystem that publishes or receives data."""
 
     id: AgencyId
     name: NonEmptyStr
     description: str = ""
+    signing_keys: tuple[SigningKey, ...] = Field(
+        default=(), max_length=2, description="Active signing keys: two during a rotation."
+    )
 
     @property
     def member(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from databus.security.signing import EventSigner
 from producers.outbox.diagnostics import describe_error, kafka_error_name
 from producers.outbox.schema_ids import SchemaHeaders
 
@@ -52,8 +53,15 @@ class BatchPublisher:
     seconds more once `stop` is set.
     """
 
-    def __init__(self, headers: SchemaHeaders, table_name: str, stop_grace: float) -> None:
+    def __init__(
+        self,
+        headers: SchemaHeaders,
+        table_name: str,
+        stop_grace: float,
+        signer: EventSigner | None = None,
+    ) -> None:
         self.headers = headers
+        self.signer = signer
         self.table_name = table_name
         self.stop_grace = stop_grace
 
@@ -66,6 +74,7 @@ class BatchPublisher:
         headers = self.headers
         cache = headers.cache  # the hot path skips a method call per row
         produce = producer.produce
+        signer = self.signer
         for index, (outbox_id, topic, key, event_id, event_type, fingerprint, body) in enumerate(
             rows
         ):
@@ -89,11 +98,13 @@ class BatchPublisher:
                         describe_error(exc),
                     )
                     break
-            message_headers = [
+            message_headers: list[tuple[str, str | bytes | None]] = [
                 ("event_id", event_id),
                 ("event_type", event_type),
                 ("outbox_id", str(outbox_id)),
             ]
+            if signer is not None:
+                message_headers += signer.headers(topic, key, header + body, event_id)
             callback = partial(report, index)
             while True:
                 try:

@@ -53,6 +53,7 @@ from databus.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from databus.outbox.backlog import backlog
 from databus.outbox.table import DEFAULT_TABLE, outbox_table
 from databus.registry import registry_client
+from databus.security.signing import EventSigner
 from producers.outbox.delivery import BatchPublisher
 from producers.outbox.diagnostics import describe_error, kafka_error_name
 from producers.outbox.lease import Lease, LeaseHeldError, lease_for
@@ -124,6 +125,7 @@ class OutboxRelay:
         drain_retries: int = 5,
         producer_overrides: Mapping[str, Any] | None = None,
         registry: SchemaRegistryClient | None = None,
+        signer: EventSigner | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -148,7 +150,10 @@ class OutboxRelay:
             **(producer_overrides or {}),
         )
         self._publisher = BatchPublisher(
-            SchemaHeaders(registry or registry_client(registry_url)), table, stop_grace
+            SchemaHeaders(registry or registry_client(registry_url)),
+            table,
+            stop_grace,
+            signer or EventSigner.from_env(),
         )
         self._lease: Lease = lease_for(engine, table)
         self._rows = OutboxRows(self.table, batch_size, engine.dialect.name == "postgresql")

@@ -31,6 +31,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from databus.kafka_config import producer_config
 from databus.metrics import DELIVERY_LATENCY, EVENTS_FAILED, EVENTS_PUBLISHED, HEARTBEATS_SENT
 from databus.registry import registry_client
+from databus.security.signing import EventSigner
 from databus.serde import Encoder
 from databus.settings import Settings
 from databus.topology.loader import load_topology
@@ -90,8 +91,12 @@ class Publisher:
         topology: Topology | None = None,
         heartbeats: bool = True,
         producer_overrides: dict[str, Any] | None = None,
+        signer: EventSigner | None = None,
     ) -> None:
+        """`signer`: the agency's signing key (default: `DATABUS_SIGNING_KEY_ID` and
+        `DATABUS_SIGNING_KEY_FILE`; unsigned without them, which only a local plain run takes)."""
         self.settings = settings or Settings()
+        self.signer = signer or EventSigner.from_env()
         self.topology = topology or load_topology(self.settings.topology)
         self.topics = Topics.from_settings(self.settings, self.topology)
         self.gate = SourceGate(self.topics, source)
@@ -170,6 +175,8 @@ class Publisher:
             ("event_type", event_type),
             ("source", self.agency),
         ]
+        if self.signer is not None:
+            headers += self.signer.headers(self.topic, model.subject_pin, value, event_id)
         while True:
             try:
                 self._producer.produce(

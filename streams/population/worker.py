@@ -49,6 +49,7 @@ from databus.outbox import create_outbox
 from databus.population.schema import create_population_schema
 from databus.producing import flush_patiently
 from databus.registry import registry_client
+from databus.security.signing import BAD_SIGNATURE, Headers, verifier_for
 from databus.serde import DecodeError, Decoder, Encoder, registry_unavailable
 from databus.settings import Settings
 from databus.topology.loader import load_topology
@@ -77,6 +78,7 @@ class RawRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: Headers = None
 
 
 @dataclass
@@ -131,6 +133,11 @@ class PopulationSync:
             )
             for name, source in self.topology.sources.items()
         }
+        self.owner_of_topic = {
+            self.topics.source_topic(name): source.agency
+            for name, source in self.topology.sources.items()
+        }
+        self.signatures = verifier_for(self.topology, settings)
         self.producer = Producer(producer_config(endpoints.bootstrap_servers, f"{group}-dlq"))
         self.dead_letters = DeadLetterWriter(
             self.producer, Encoder(registry, self.topics.dead_letter, "DeadLetter"), group
@@ -143,6 +150,8 @@ class PopulationSync:
         report = BatchReport()
         incoming: list[Incoming] = []
         for record in records:
+            if not self._signed_by_owner(record, report):
+                continue
             event = self._decode(record, report)
             if event is not None:
                 incoming.append(event)
@@ -154,6 +163,21 @@ class PopulationSync:
             self._account(outcome, report, now)
         self._flush_dead_letters()
         return report
+
+    def _signed_by_owner(self, record: RawRecord, report: BatchReport) -> bool:
+        """Whether the record carries a valid signature of the agency owning its topic (or may
+        go unsigned under the optional policy); a bad one is dead-lettered, never applied."""
+        owner = self.owner_of_topic[record.topic]
+        problem = self.signatures.problem(
+            owner, record.topic, record.key, record.value, record.headers
+        )
+        if problem is None:
+            return True
+        log.warning("%s/%d/%d: %s", record.topic, record.partition, record.offset, problem)
+        self._dead_letter(
+            record, Failure(BAD_SIGNATURE, problem, "SignatureError"), report, owner, "unknown"
+        )
+        return False
 
     def _decode(self, record: RawRecord, report: BatchReport) -> Incoming | None:
         delay = 0.5
@@ -305,7 +329,12 @@ def raw_records(events: Sequence[Any]) -> list[RawRecord]:
     """The raw records of faust events."""
     return [
         RawRecord(
-            e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value
+            e.message.topic,
+            e.message.partition,
+            e.message.offset,
+            e.message.key,
+            e.message.value,
+            e.message.headers,
         )
         for e in events
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from confluent_kafka.admin import AdminClient
 
 from databus.stack.artifacts import LOCAL_DEPLOY, java, kafka_libs
@@ -23,7 +25,7 @@ class KafkaPart(Part):
         libs = kafka_libs(self.cache_dir, self.log)
         port, controller_port = free_port(), free_port()
         props = self.run_dir / "server.properties"
-        props.write_text(_server_properties(port, controller_port, self.run_dir / "data"))
+        props.write_text(self.server_properties(port, controller_port))
         classpath = f"{libs}/*"
         base = [
             java_bin,
@@ -51,6 +53,7 @@ class KafkaPart(Part):
                 "-c",
                 str(props),
                 "--ignore-formatted",
+                *self.format_options(),
             ],
             what="kafka-storage format",
             log=self.log,
@@ -73,8 +76,26 @@ class KafkaPart(Part):
             },
         )
 
+    def server_properties(self, port: int, controller_port: int) -> str:
+        """The broker's `server.properties` text (the secure stack adds TLS, SASL and ACLs)."""
+        return _server_properties(port, controller_port, self.run_dir / "data")
+
+    def format_options(self) -> list[str]:
+        """Extra options of `kafka-storage format` (the secure stack bootstraps its admin)."""
+        return []
+
+    def client_config(self, record: PartRecord) -> dict[str, Any]:
+        """What a client of this broker needs besides the bootstrap address."""
+        return {}
+
     def probe(self, record: PartRecord) -> bool:
-        admin = AdminClient({"bootstrap.servers": record.url, "socket.timeout.ms": 2000})
+        admin = AdminClient(
+            {
+                "bootstrap.servers": record.url,
+                "socket.timeout.ms": 2000,
+                **self.client_config(record),
+            }
+        )
         try:
             admin.list_topics(timeout=2)
         except Exception:

@@ -1,0 +1,1 @@
+"""Security of the bus: TLS, SCRAM principals, ACLs from the topology, signed events."""
