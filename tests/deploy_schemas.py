@@ -2,11 +2,14 @@
 
 - Kubernetes' own kinds: `kubernetes-validate` (the API's JSON schemas, shipped in the package,
   offline), in strict mode: an unknown field is an error.
-- Strimzi's kinds: the `openAPIV3Schema` of each CRD in `../shared/schemas/strimzi-1.2.0/`
+- Strimzi's kinds: the `openAPIV3Schema` of each CRD in `deploy/schemas/strimzi-1.2.0/`
   (jsonschema), plus what the API server does that jsonschema does not: a field the structural
   schema does not know is pruned (silently dropped), so it is reported here; the metadata is
   checked against Kubernetes' ObjectMeta.
-- The compose file: `../shared/schemas/compose-spec/compose-spec.json`.
+- The compose file: `deploy/schemas/compose-spec/compose-spec.json`.
+
+The upstream schemas are kept unchanged in `deploy/schemas/` (copied from the team's
+`../shared/schemas/`, which a clean clone may not have beside it); a test checks the copy.
 
 `manifest_problems(doc)` returns one message per problem, naming the kind, the name and the path.
 """
@@ -25,9 +28,11 @@ import yaml
 from kubernetes_validate.utils import schema_contents
 from referencing import Registry, Resource
 
-SHARED_SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
-STRIMZI_DIR = SHARED_SCHEMAS / "strimzi-1.2.0"
-COMPOSE_SCHEMA = SHARED_SCHEMAS / "compose-spec" / "compose-spec.json"
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT / "deploy" / "schemas"
+SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
+STRIMZI_DIR = SCHEMAS / "strimzi-1.2.0"
+COMPOSE_SCHEMA = SCHEMAS / "compose-spec" / "compose-spec.json"
 KUBERNETES_VERSION = "1.35"
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 # The API server's rule for most object names (RFC 1123 subdomain).

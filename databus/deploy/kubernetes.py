@@ -32,12 +32,12 @@ WORK_DIR = "/var/lib/databus"
 USER_ID = 10001
 
 CLIENT_ENV = {
-    "username": "DATABUS_SASL_USERNAME",
-    "password": "DATABUS_SASL_PASSWORD",
-    "ca": "DATABUS_SSL_CA_LOCATION",
+    "protocol": "DATABUS_KAFKA_SECURITY_PROTOCOL",
+    "username": "DATABUS_KAFKA_USERNAME",
+    "password": "DATABUS_KAFKA_PASSWORD",
+    "ca": "DATABUS_KAFKA_CA_FILE",
 }
-"""How a component is given its Kafka credentials. The names are this module's proposal until
-issue 14 (TLS + SASL/SCRAM in the clients) settles them; they live here only."""
+"""How a component is given its Kafka identity: the variables `databus.security.client` reads."""
 
 
 def _labels(component: str) -> dict[str, str]:
@@ -111,6 +111,7 @@ def _bus_env(environment: str, kafka_user: str | None) -> list[dict[str, Any]]:
     if kafka_user is not None:
         env += [
             {"name": "DATABUS_METRICS_HOST", "value": "0.0.0.0"},
+            {"name": CLIENT_ENV["protocol"], "value": "SASL_SSL"},
             {"name": CLIENT_ENV["username"], "value": kafka_user},
             _secret_env(CLIENT_ENV["password"], kafka_user, "password"),
             {"name": CLIENT_ENV["ca"], "value": f"{KAFKA_CA_DIR}/ca.crt"},

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from databus.observability.components import components
+from databus.security.principals import component_principal
 from databus.topology.model import Topology
 
 MONITOR = "monitor"
@@ -54,8 +55,8 @@ class Workload:
 
     @property
     def principal(self) -> str:
-        """Its Kafka user name."""
-        return f"databus-{self.name}"
+        """Its Kafka user name (the one `databus acl` grants)."""
+        return component_principal(self.name)
 
 
 def _workload(name: str, command: str, port: int, topology: Topology) -> Workload:

@@ -19,7 +19,7 @@ from databus.deploy.compose import GENERATED
 from databus.deploy.render import compose_files
 from databus.deploy.workloads import workloads
 from databus.topology import Topology, load_topology
-from tests.deploy_schemas import compose_problems
+from tests.deploy_schemas import SCHEMAS, SHARED_SCHEMAS, compose_problems
 from tests.unit.test_deploy_k8s import _command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,3 +130,14 @@ def test_the_prometheus_configuration_passes_promtool(tmp_path: Path) -> None:
     shutil.copy(COMPOSE_DIR / "prometheus.yml", compose_dir / "prometheus.yml")
     shutil.copytree(ROOT / "deploy" / "prometheus" / "rules", compose_dir / "rules")
     _promtool_check(compose_dir / "prometheus.yml")
+
+
+def test_the_vendored_schemas_are_upstream_unchanged() -> None:
+    """deploy/schemas/ is a byte-for-byte copy of the team's ../shared/schemas/ (where present)."""
+    if not SHARED_SCHEMAS.is_dir():
+        pytest.skip("../shared/schemas is not beside this clone")
+
+    def files(root: Path) -> dict[Path, bytes]:
+        return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    assert files(SCHEMAS) == files(SHARED_SCHEMAS)

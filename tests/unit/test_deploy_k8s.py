@@ -15,10 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from databus.deploy.principals_stub import AclRule, Principal, bus_principals, implied_acls
 from databus.deploy.render import kubernetes_files, manifests
 from databus.deploy.strimzi import AclRuleLike, kafka_users, superusers
 from databus.deploy.workloads import workloads
+from databus.security.acls import implied_acls
+from databus.security.principals import Principal, bus_principals
 from databus.topology import Topology, derive_topics, load_topology
 from tests.deploy_schemas import manifest_problems
 
@@ -170,14 +171,14 @@ def test_kafka_users_follow_the_principals_and_their_rules(
     principals = bus_principals(topology)
     users = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "KafkaUser"}
     assert len(users) == len(principals)
-    tax = users["databus-sink-tax"]["authorization"]["acls"]
+    tax = users["bus.sink.tax"]["authorization"]["acls"]
     assert {
         "resource": {"type": "topic", "name": "sector.tax.citizens.v1", "patternType": "literal"},
         "type": "allow",
         "host": "*",
         "operations": ["Read", "Describe"],
     } in tax
-    assert "authorization" not in users["databus-admin"]
+    assert "authorization" not in users["bus.admin"]
     assert _find(docs, "Kafka")["spec"]["kafka"]["authorization"]["superUsers"] == superusers(
         principals
     )
@@ -203,7 +204,7 @@ def test_kafka_users_map_every_rule_shape() -> None:
         _OtherRule("vn-gov-btc-thue", "transactional_id", "prefixed", "tax-", "WRITE"),
         _OtherRule("vn-gov-btc-thue", "transactional_id", "prefixed", "tax-", "describe"),
         _OtherRule("vn-gov-btc-thue", "cluster", "literal", "kafka-cluster", "IDEMPOTENT_WRITE"),
-        AclRule("vn-gov-btc-thue", "group", "prefixed", "tax-", "READ", "deny", "10.0.0.1"),
+        _OtherRule("vn-gov-btc-thue", "group", "prefixed", "tax-", "READ", "deny", "10.0.0.1"),
     ]
     users = kafka_users(principals, rules)
     acls = users[0]["spec"]["authorization"]["acls"]
