@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from databus.stack.cluster import node_part
 from databus.stack.errors import StackError
 from databus.stack.part import Part
 from databus.stack.parts import PARTS
@@ -45,10 +46,11 @@ class Stack:
         self.cache_dir = cache_dir
 
     def part(self, name: str) -> Part:
-        try:
-            return PARTS[name](self.stack_dir, self.cache_dir)
-        except KeyError:
-            raise StackError(f"unknown stack part {name!r}; known: {', '.join(PARTS)}") from None
+        cls = PARTS.get(name) or node_part(name)
+        if cls is None:
+            known = ", ".join([*PARTS, "kafka-1 ... (cluster nodes)"])
+            raise StackError(f"unknown stack part {name!r}; known: {known}")
+        return cls(self.stack_dir, self.cache_dir)
 
     def state(self) -> StackState:
         return StackState.load(self.stack_dir) or StackState(stack_dir=str(self.stack_dir))
