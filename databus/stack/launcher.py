@@ -147,6 +147,7 @@ class Stack:
         part.cleanup(record)
         part.pid_file.unlink(missing_ok=True)
         host, port = record.address.rsplit(":", 1)
-        if port_open(host, int(port)):
+        # a JVM's main thread may be reaped while its other threads still close their sockets
+        if not wait_for(lambda: not port_open(host, int(port)), 10):
             raise StackError(f"{part.name} stopped but {record.address} still accepts connections")
         return killed
