@@ -186,7 +186,7 @@ class BatchConsumer(ABC, Generic[Item]):
             try:
                 written = batch.future.result()
             except (OperationalError, DBAPIError) as error:
-                if not (error.connection_invalidated or isinstance(error, OperationalError)):
+                if not database_unavailable(error):
                     raise
                 written = self._write_retrying(batch.items)
         elif write_here and batch.items:
@@ -208,7 +208,7 @@ class BatchConsumer(ABC, Generic[Item]):
                     with self.engine.begin() as conn:
                         return self.write(conn, items)
                 except (OperationalError, DBAPIError) as error:
-                    if not (error.connection_invalidated or isinstance(error, OperationalError)):
+                    if not database_unavailable(error):
                         raise
                     self.database_ok.clear()
                     if not paused:
@@ -232,6 +232,19 @@ class BatchConsumer(ABC, Generic[Item]):
                 self.consumer.seek(
                     TopicPartition(early.topic() or "", early.partition() or 0, early.offset() or 0)
                 )
+
+
+UNAVAILABLE_SQLSTATES = frozenset({"25006", "57P01", "57P02", "57P03"})
+"""PostgreSQL answers meaning "not now" rather than "not this row": read-only transaction (a
+database turned read-only, a standby during fail-over), administrator or crash shutdown, cannot
+connect now (starting up)."""
+
+
+def database_unavailable(error: DBAPIError) -> bool:
+    """Whether the database refused for a while (retry the batch) rather than for its rows."""
+    if error.connection_invalidated or isinstance(error, OperationalError):
+        return True
+    return getattr(error.orig, "sqlstate", None) in UNAVAILABLE_SQLSTATES
 
 
 def _skippable(message: Message) -> bool:
