@@ -173,9 +173,9 @@ class Timeline:
         except BaseException as exc:  # reported by the test
             self.error = exc
 
-    def recovery(self, window: Window) -> dict[str, float]:
+    def recovery(self, window: Window) -> dict[str, float | None]:
         """Seconds: the longest time without a sector write from the fault on, and from the
-        heal to the first sector write after it."""
+        heal to the first sector write after it (None: none came, all was through already)."""
         after = [(t, w) for t, _, w in self.samples if t >= window.began]
         stall, last_t, last_w = 0.0, window.began, after[0][1] if after else 0
         for t, w in after:
@@ -185,9 +185,12 @@ class Timeline:
         at_heal = max((w for t, _, w in self.samples if t <= window.healed), default=0)
         resumed = next(
             (t - window.healed for t, _, w in self.samples if t > window.healed and w > at_heal),
-            float("nan"),
+            None,
         )
-        return {"sector_stall_s": round(stall, 2), "sector_resumed_after_heal_s": round(resumed, 2)}
+        return {
+            "sector_stall_s": round(stall, 2),
+            "sector_resumed_after_heal_s": None if resumed is None else round(resumed, 2),
+        }
 
 
 class FaultRun:
