@@ -25,12 +25,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from databus.dead_letter import DeadLetterWriter, Failure
 from databus.kafka_config import consumer_config, producer_config
+from databus.kafka_retry import error_code, reason_code, retrying
 from databus.metrics import DEAD_LETTERS
 from databus.registry import registry_client
 from databus.serde import DecodeError, Decoder, Encoder
@@ -186,7 +194,7 @@ class BatchConsumer(ABC, Generic[Item]):
             try:
                 written = batch.future.result()
             except (OperationalError, DBAPIError) as error:
-                if not (error.connection_invalidated or isinstance(error, OperationalError)):
+                if not database_unavailable(error):
                     raise
                 written = self._write_retrying(batch.items)
         elif write_here and batch.items:
@@ -195,9 +203,28 @@ class BatchConsumer(ABC, Generic[Item]):
             self.committed(batch.decoded, datetime.now(UTC))
         while self.producer.flush(10) > 0:  # dead letters delivered before offsets move
             time.sleep(0.5)
-        self.consumer.commit(offsets=_next_offsets(batch.messages), asynchronous=False)
+        self._commit(_next_offsets(batch.messages))
         self.stats.batches += 1
         self.stats.rows += written
+
+    def _commit(self, offsets: list[TopicPartition]) -> None:
+        """Commit a written batch's offsets, retrying transient answers (coordinator moved or
+        loading, as when a broker dies). When the group has moved the partitions to another
+        member meanwhile, the commit is refused for good: the new owner reads those records
+        again, which a write must tolerate anyway (a crash after the write repeats it too;
+        the sinks' version guard makes it a no-op), so that is logged, not fatal."""
+        try:
+            retrying(
+                lambda: self.consumer.commit(offsets=offsets, asynchronous=False), COMMIT_RETRIES
+            )
+        except KafkaException as exc:
+            if error_code(exc) not in LOST_PARTITIONS:
+                raise
+            log.warning(
+                "offsets of %s not committed (%s): partitions moved to another member",
+                self.group,
+                reason_code(exc),
+            )
 
     def _write_retrying(self, items: list[Item]) -> int:
         delay = 0.5
@@ -208,7 +235,7 @@ class BatchConsumer(ABC, Generic[Item]):
                     with self.engine.begin() as conn:
                         return self.write(conn, items)
                 except (OperationalError, DBAPIError) as error:
-                    if not (error.connection_invalidated or isinstance(error, OperationalError)):
+                    if not database_unavailable(error):
                         raise
                     self.database_ok.clear()
                     if not paused:
@@ -232,6 +259,30 @@ class BatchConsumer(ABC, Generic[Item]):
                 self.consumer.seek(
                     TopicPartition(early.topic() or "", early.partition() or 0, early.offset() or 0)
                 )
+
+
+COMMIT_RETRIES = 6
+"""0.2 s doubling: about 13 s of transient commit failures before giving up."""
+LOST_PARTITIONS = frozenset(
+    {
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError.FENCED_INSTANCE_ID,
+    }
+)
+"""Commit refusals meaning the group reassigned the partitions (the records are read again)."""
+UNAVAILABLE_SQLSTATES = frozenset({"25006", "57P01", "57P02", "57P03"})
+"""PostgreSQL answers meaning "not now" rather than "not this row": read-only transaction (a
+database turned read-only, a standby during fail-over), administrator or crash shutdown, cannot
+connect now (starting up)."""
+
+
+def database_unavailable(error: DBAPIError) -> bool:
+    """Whether the database refused for a while (retry the batch) rather than for its rows."""
+    if error.connection_invalidated or isinstance(error, OperationalError):
+        return True
+    return getattr(error.orig, "sqlstate", None) in UNAVAILABLE_SQLSTATES
 
 
 def _skippable(message: Message) -> bool:
