@@ -38,7 +38,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from databus.dead_letter import DeadLetterWriter, Failure
 from databus.kafka_config import consumer_config, producer_config
-from databus.kafka_retry import error_code, reason_code, retrying
+from databus.kafka_retry import error_code, is_transient, reason_code
 from databus.metrics import DEAD_LETTERS
 from databus.registry import registry_client
 from databus.serde import DecodeError, Decoder, Encoder
@@ -208,23 +208,35 @@ class BatchConsumer(ABC, Generic[Item]):
         self.stats.rows += written
 
     def _commit(self, offsets: list[TopicPartition]) -> None:
-        """Commit a written batch's offsets, retrying transient answers (coordinator moved or
-        loading, as when a broker dies). When the group has moved the partitions to another
-        member meanwhile, the commit is refused for good: the new owner reads those records
-        again, which a write must tolerate anyway (a crash after the write repeats it too;
-        the sinks' version guard makes it a no-op), so that is logged, not fatal."""
-        try:
-            retrying(
-                lambda: self.consumer.commit(offsets=offsets, asynchronous=False), COMMIT_RETRIES
-            )
-        except KafkaException as exc:
-            if error_code(exc) not in LOST_PARTITIONS:
-                raise
-            log.warning(
-                "offsets of %s not committed (%s): partitions moved to another member",
-                self.group,
-                reason_code(exc),
-            )
+        """Commit a written batch's offsets. Transient answers (coordinator moved or loading, as
+        when a broker dies or freezes) are retried for as long as they last, never fatal. When
+        the group is rebalancing or has moved the partitions to another member, the commit is
+        given up: the next batch's commit covers these offsets, or the new owner reads the
+        records again, which a write tolerates anyway (a crash after the write repeats it too;
+        the sinks' version guard makes it a no-op)."""
+        delay = COMMIT_BACKOFF
+        while True:
+            try:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+                return
+            except KafkaException as exc:
+                if error_code(exc) in LOST_PARTITIONS:
+                    log.warning(
+                        "offsets of %s not committed (%s): the group moved or is moving them",
+                        self.group,
+                        reason_code(exc),
+                    )
+                    return
+                if not is_transient(exc):
+                    raise
+                log.warning(
+                    "offsets of %s not committed yet (%s); retrying in %.1f s",
+                    self.group,
+                    reason_code(exc),
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, COMMIT_BACKOFF_MAX)
 
     def _write_retrying(self, items: list[Item]) -> int:
         delay = 0.5
@@ -261,8 +273,9 @@ class BatchConsumer(ABC, Generic[Item]):
                 )
 
 
-COMMIT_RETRIES = 6
-"""0.2 s doubling: about 13 s of transient commit failures before giving up."""
+COMMIT_BACKOFF = 0.2
+COMMIT_BACKOFF_MAX = 5.0
+"""Seconds between tries of a commit refused transiently: 0.2 s doubling up to 5 s."""
 LOST_PARTITIONS = frozenset(
     {
         KafkaError.REBALANCE_IN_PROGRESS,
