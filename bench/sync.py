@@ -1,7 +1,7 @@
 """bench/sync: sustained population-sync throughput into PostgreSQL, beside raw COPY.
 
     .venv/bin/python -m bench.sync [--events N] [--batch-size B] [--database-url URL]
-                                   [--results DIR] [--secure [--secure-stack-dir DIR]]
+                                   [--results DIR] [--workers N] [--secure [--secure-stack-dir DIR]]
 
 Needs Kafka, the registry and PostgreSQL (`databus stack up --all`; endpoints from
 DATABUS_BOOTSTRAP_SERVERS / DATABUS_REGISTRY_URL or the stack's state file; the PostgreSQL
@@ -19,6 +19,10 @@ server from `--database-url` or the stack's state). In one run:
 4. baseline: raw COPY of N citizen rows (pin, version, record JSON, field_times JSON,
    deceased, updated_at, taken from the citizens the worker wrote) into an identical, empty
    `citizens` table of another fresh database, with psycopg's `cursor.copy`: rows/s.
+
+With `--workers N` (N > 1), step 3 is repeated for 2, ..., N worker processes in one consumer
+group, each count with a group and a fresh database of its own, on the same published events;
+the rate of each count is printed beside one worker's.
 
 Prints both rates, their ratio and the target (DESIGN.md §10: ≥ 5,000 events/s); writes
 `sync.json`. The databases, the topics and the generated files are removed at the end.
@@ -217,20 +221,22 @@ def _run_worker(
     url: str,
     batch_size: int,
     workdir: Path,
+    workers: int = 1,
     identity: dict[str, str] | None = None,
 ) -> SyncRun:
-    """Start the worker on pre-published events and wait until its group has committed every
-    source partition to its end (Kafka's own view, read once a second; nothing polls the
-    population database meanwhile but the small parked-events table). The rate comes from the
-    batches' `applied_at` stamps afterwards.
+    """Start `workers` worker processes (one consumer group) on pre-published events and wait
+    until the group has committed every source partition to its end (Kafka's own view, read
+    once a second; nothing polls the population database meanwhile but the small
+    parked-events table). The rate comes from the batches' `applied_at` stamps afterwards.
+    `identity`: the workers' only Kafka identity (the secure run), else this process's.
 
     The first N events of a population can hold a few whose birth is recorded after the N-th:
     they stay parked (counted apart), as do the dead letters.
     """
     engine = create_engine(url)
     create_population_schema(engine)
-    log = workdir / "worker.log"
-    group = f"{settings.topic_prefix}population-sync"
+    # one worker uses the component's own group (the one its ACL names, in the secure run)
+    group = f"{settings.topic_prefix}population-sync" + (f"-{workers}" if workers > 1 else "")
     topology = load_topology(settings.topology)
     topics = Topics.from_settings(settings, topology)
     sources = [topics.source_topic(name) for name in topology.sources]
@@ -247,15 +253,29 @@ def _run_worker(
         "--batch-size",
         str(batch_size),
     ]
-    with log.open("ab") as handle:
-        worker = subprocess.Popen(
-            command,
-            cwd=workdir,  # faust keeps its data directory in the working directory
-            env=_worker_env(settings, identity),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    processes: list[tuple[subprocess.Popen[bytes], Path]] = []
+    for n in range(workers):
+        home = workdir / f"workers-{workers}-{n}"
+        home.mkdir(parents=True)
+        log = home / "worker.log"
+        with log.open("ab") as handle:
+            processes.append(
+                (
+                    subprocess.Popen(
+                        command,
+                        cwd=home,  # faust keeps its data directory in the working directory
+                        env=_worker_env(settings, identity),
+                        stdout=handle,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    ),
+                    log,
+                )
+            )
+
+    def cpu() -> float:
+        return sum(cpu_seconds(p.pid) for p, _ in processes)
+
     offsets = GroupWatch(settings.endpoints.bootstrap_servers, group, sources)
     try:
         started, cpu_at_first, peak = 0.0, 0.0, 0
@@ -268,33 +288,36 @@ def _run_worker(
             parked = _parked(engine)
             peak = max(peak, parked)
             if committed and not started:
-                started, cpu_at_first = now, cpu_seconds(worker.pid)
+                started, cpu_at_first = now, cpu()
             if committed != last_committed:
                 last_committed, last_change = committed, now
             if all(p.lag == 0 for p in lag):
-                cpu = cpu_seconds(worker.pid) - cpu_at_first
+                used = cpu() - cpu_at_first
                 applied, in_last, seconds = _applied_window(engine)
                 return SyncRun(
                     applied,
                     in_last,
                     seconds,
-                    cpu,
+                    used,
                     now - started,
                     peak,
                     parked,
                     _dead_letters(settings),
                 )
-            if worker.poll() is not None:
-                tail = log.read_text(errors="replace")[-3000:]
-                raise SystemExit(f"the worker exited ({worker.returncode}):\n{tail}")
+            for worker, log in processes:
+                if worker.poll() is not None:
+                    tail = log.read_text(errors="replace")[-3000:]
+                    raise SystemExit(f"a worker exited ({worker.returncode}):\n{tail}")
             if now - last_change > STALL_SECONDS:
                 raise SystemExit(
-                    f"the worker stalled: lag {sum(p.lag for p in lag)} after {committed} "
+                    f"the workers stalled: lag {sum(p.lag for p in lag)} after {committed} "
                     "committed offsets"
                 )
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
+        for worker, _ in processes:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+        for worker, _ in processes:
             try:
                 worker.wait(30)
             except subprocess.TimeoutExpired:
@@ -356,12 +379,42 @@ def _copy_rate(url: str, rows: list[tuple[Any, ...]]) -> float:
 # ---------------------------------------------------------------------- main
 
 
+def _more_workers(
+    settings: Settings, server: str, args: argparse.Namespace, workdir: Path, run_id: str
+) -> dict[int, SyncRun]:
+    """Runs of 2 ... `args.workers` workers, each on a fresh database."""
+    runs = {}
+    for workers in range(2, args.workers + 1):
+        with fresh_database(server, f"bench_sync_{run_id}_{workers}") as url:
+            runs[workers] = _run_worker(settings, url, args.batch_size, workdir, workers)
+    return runs
+
+
+def _print_workers(runs: dict[int, SyncRun]) -> None:
+    """The rate of each count of workers beyond one, beside one worker's."""
+    one = runs[1].rate
+    for workers, more in sorted(runs.items())[1:]:
+        share = more.cpu_seconds / more.wall_seconds if more.wall_seconds else 0.0
+        print(
+            f"  {more.rate:>10,.0f} events/s  {workers} workers in one group "
+            f"({more.rate / one:.2f} x one worker; workers' CPU {share:.0%} of one core, "
+            f"{more.left_parked} left parked)"
+        )
+
+
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=500, help="worker events per batch")
     parser.add_argument("--database-url", help="PostgreSQL server (default: the local stack's)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write sync.json")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: max(1, int(text)),
+        default=1,
+        help="measure 1, 2, ... up to this many worker processes in one consumer group, each "
+        "count on a fresh database, all on the same published events",
+    )
     parser.add_argument(
         "--secure", action="store_true", help="also run on the secure stack, signed"
     )
@@ -402,14 +455,16 @@ def main() -> None:
                 fresh_database(server, f"bench_sync_{run_id}") as sync_url,
                 fresh_database(server, f"bench_copy_{run_id}") as copy_url,
             ):
-                run = _run_worker(settings, sync_url, args.batch_size, workdir)
+                runs = {1: _run_worker(settings, sync_url, args.batch_size, workdir)}
                 rows = _copy_rows(sync_url, distinct)
                 copy = _copy_rate(copy_url, rows)
+            runs.update(_more_workers(settings, server, args, workdir, run_id))
         finally:
             delete_topics(endpoints.bootstrap_servers, names)
         if args.secure:
             secure_run, secure_publish = _secure_sync(args, events, run_id, server, workdir)
 
+    run = runs[1]
     ours = run.rate
     share = run.cpu_seconds / run.wall_seconds if run.wall_seconds else 0.0
     print(
@@ -427,7 +482,10 @@ def main() -> None:
         f"  target >= {TARGET:,} events/s sustained: {'met' if ours >= TARGET else 'NOT met'} "
         f"({ours:,.0f})"
     )
-    command = f"python -m bench.sync --events {args.events} --batch-size {args.batch_size}"
+    _print_workers(runs)
+    command = f"python -m bench.sync --events {args.events} --batch-size {args.batch_size}" + (
+        f" --workers {args.workers}" if args.workers > 1 else ""
+    )
     path = write_result(
         "sync",
         "population-sync events/s into PostgreSQL (faust worker, pre-published events)",
@@ -449,6 +507,11 @@ def main() -> None:
         peak_parked=run.peak_parked,
         left_parked=run.left_parked,
         dead_letters=run.dead_letters,
+        rates_by_workers={str(w): round(r.rate, 1) for w, r in sorted(runs.items())},
+        cpu_share_by_workers={
+            str(w): round(r.cpu_seconds / r.wall_seconds, 2) if r.wall_seconds else 0.0
+            for w, r in sorted(runs.items())
+        },
     )
     print(f"  wrote {path}")
     print(f"  command: {command}")
@@ -480,7 +543,7 @@ def _secure_sync(
             fresh_database(server, f"bench_sync_{run_id}_secure") as url,
         ):
             identity = secure.identity(POPULATION_SYNC)
-            run = _run_worker(settings, url, args.batch_size, secure_dir, identity)
+            run = _run_worker(settings, url, args.batch_size, secure_dir, identity=identity)
     return run, publish_seconds
 
 

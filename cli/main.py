@@ -8,6 +8,7 @@ import click
 
 from cli.acl_cmd import acl
 from cli.backfill_cmd import backfill
+from cli.deploy_cmd import deploy
 from cli.dlq_cmd import dlq
 from cli.generate_cmd import generate
 from cli.observability_cmd import observability
@@ -43,6 +44,7 @@ cli.add_command(usage)
 cli.add_command(backfill)
 cli.add_command(reconcile)
 cli.add_command(observability)
+cli.add_command(deploy)
 cli.add_command(verify)
 cli.add_command(status)
 cli.add_command(principals)

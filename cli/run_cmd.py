@@ -165,7 +165,8 @@ def _serve_relay_health(relay: OutboxRelay, engine: Engine, port: int) -> Health
     type=click.IntRange(0, 65535),
     default=0,
     show_default=True,
-    help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: do not serve).",
+    help="Serve /metrics, /healthz and /readyz on PORT of DATABUS_METRICS_HOST (default "
+    "127.0.0.1; 0: do not serve).",
 )
 @click.option(
     "--idle-sleep",

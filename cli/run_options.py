@@ -19,7 +19,8 @@ def metrics_port_option(command: F) -> F:
         "--metrics-port",
         default=0,
         show_default=True,
-        help="Serve /metrics, /healthz and /readyz on 127.0.0.1:PORT (0: do not serve).",
+        help="Serve /metrics, /healthz and /readyz on PORT of DATABUS_METRICS_HOST (default "
+        "127.0.0.1; 0: do not serve).",
     )(command)
 
 

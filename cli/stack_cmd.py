@@ -9,6 +9,7 @@ from rich.table import Table
 
 from cli.output import console, emit_json, fail
 from databus.settings import Settings
+from databus.stack.cluster import MAX_NODES, kafka_part_names
 from databus.stack.errors import StackError
 from databus.stack.launcher import Stack
 from databus.stack.parts import DATABASE_PARTS, DEFAULT_PARTS, PARTS
@@ -51,11 +52,27 @@ def stack() -> None:
 @click.option(
     "--all", "all_parts", is_flag=True, help="Start Kafka, registry, PostgreSQL and MariaDB."
 )
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, MAX_NODES),
+    default=1,
+    show_default=True,
+    help="Kafka nodes: 3 starts a KRaft cluster (parts kafka-1..3, a 3-voter quorum); apply "
+    "topics with DATABUS_ENVIRONMENT=local-cluster for replication factor 3, min ISR 2.",
+)
 @_SECURE
 @click.pass_obj
-def up(settings: Settings, extra: tuple[str, ...], all_parts: bool, secure: bool) -> None:
+def up(
+    settings: Settings, extra: tuple[str, ...], all_parts: bool, brokers: int, secure: bool
+) -> None:
     """Start Kafka (KRaft) and the registry, plus the databases asked for."""
-    names = list(DEFAULT_PARTS) + [
+    if secure and brokers > 1:
+        fail("--secure runs one broker; a secure cluster is not part of the local stack yet")
+    try:
+        kafka = kafka_part_names(_stack_dir(settings, secure).resolve(), brokers)
+    except StackError as exc:
+        fail(str(exc))
+    names = [*kafka, *(n for n in DEFAULT_PARTS if n != "kafka")] + [
         n for n in (DATABASE_PARTS if all_parts else extra) if n not in DEFAULT_PARTS
     ]
     try:

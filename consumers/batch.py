@@ -25,12 +25,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from databus.dead_letter import DeadLetterWriter, Failure
 from databus.kafka_config import consumer_config, producer_config
+from databus.kafka_retry import error_code, is_transient, reason_code
 from databus.metrics import DEAD_LETTERS
 from databus.registry import registry_client
 from databus.serde import DecodeError, Decoder, Encoder
@@ -186,7 +194,7 @@ class BatchConsumer(ABC, Generic[Item]):
             try:
                 written = batch.future.result()
             except (OperationalError, DBAPIError) as error:
-                if not (error.connection_invalidated or isinstance(error, OperationalError)):
+                if not database_unavailable(error):
                     raise
                 written = self._write_retrying(batch.items)
         elif write_here and batch.items:
@@ -195,9 +203,40 @@ class BatchConsumer(ABC, Generic[Item]):
             self.committed(batch.decoded, datetime.now(UTC))
         while self.producer.flush(10) > 0:  # dead letters delivered before offsets move
             time.sleep(0.5)
-        self.consumer.commit(offsets=_next_offsets(batch.messages), asynchronous=False)
+        self._commit(_next_offsets(batch.messages))
         self.stats.batches += 1
         self.stats.rows += written
+
+    def _commit(self, offsets: list[TopicPartition]) -> None:
+        """Commit a written batch's offsets. Transient answers (coordinator moved or loading, as
+        when a broker dies or freezes) are retried for as long as they last, never fatal. When
+        the group is rebalancing or has moved the partitions to another member, the commit is
+        given up: the next batch's commit covers these offsets, or the new owner reads the
+        records again, which a write tolerates anyway (a crash after the write repeats it too;
+        the sinks' version guard makes it a no-op)."""
+        delay = COMMIT_BACKOFF
+        while True:
+            try:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+                return
+            except KafkaException as exc:
+                if error_code(exc) in LOST_PARTITIONS:
+                    log.warning(
+                        "offsets of %s not committed (%s): the group moved or is moving them",
+                        self.group,
+                        reason_code(exc),
+                    )
+                    return
+                if not is_transient(exc):
+                    raise
+                log.warning(
+                    "offsets of %s not committed yet (%s); retrying in %.1f s",
+                    self.group,
+                    reason_code(exc),
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, COMMIT_BACKOFF_MAX)
 
     def _write_retrying(self, items: list[Item]) -> int:
         delay = 0.5
@@ -208,7 +247,7 @@ class BatchConsumer(ABC, Generic[Item]):
                     with self.engine.begin() as conn:
                         return self.write(conn, items)
                 except (OperationalError, DBAPIError) as error:
-                    if not (error.connection_invalidated or isinstance(error, OperationalError)):
+                    if not database_unavailable(error):
                         raise
                     self.database_ok.clear()
                     if not paused:
@@ -232,6 +271,31 @@ class BatchConsumer(ABC, Generic[Item]):
                 self.consumer.seek(
                     TopicPartition(early.topic() or "", early.partition() or 0, early.offset() or 0)
                 )
+
+
+COMMIT_BACKOFF = 0.2
+COMMIT_BACKOFF_MAX = 5.0
+"""Seconds between tries of a commit refused transiently: 0.2 s doubling up to 5 s."""
+LOST_PARTITIONS = frozenset(
+    {
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError.FENCED_INSTANCE_ID,
+    }
+)
+"""Commit refusals meaning the group reassigned the partitions (the records are read again)."""
+UNAVAILABLE_SQLSTATES = frozenset({"25006", "57P01", "57P02", "57P03"})
+"""PostgreSQL answers meaning "not now" rather than "not this row": read-only transaction (a
+database turned read-only, a standby during fail-over), administrator or crash shutdown, cannot
+connect now (starting up)."""
+
+
+def database_unavailable(error: DBAPIError) -> bool:
+    """Whether the database refused for a while (retry the batch) rather than for its rows."""
+    if error.connection_invalidated or isinstance(error, OperationalError):
+        return True
+    return getattr(error.orig, "sqlstate", None) in UNAVAILABLE_SQLSTATES
 
 
 def _skippable(message: Message) -> bool:

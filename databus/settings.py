@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     stack_dir: Path = Field(
         default=Path(".stack"), description="Where the local stack keeps state, data and logs."
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the components' /metrics, /healthz and /readyz bind "
+        "(0.0.0.0 in a container, so that probes and Prometheus reach them).",
+    )
     cache_dir: Path = Field(
         default_factory=_default_cache_dir,
         description="Where downloaded jars are cached, outside the repository.",

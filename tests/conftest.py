@@ -18,6 +18,7 @@ from databus.settings import Settings
 from databus.stack.launcher import Stack
 from databus.stack.parts import PARTS
 from databus.stack.state import StackState
+from tests.cluster_harness import cluster, pg_cluster_databases  # noqa: F401 - cluster fixtures
 from tests.secure_harness import secure_bus, secure_stack  # noqa: F401 - the secure stack's fixtures
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -39,10 +39,14 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
+def yaml_documents(*documents: Any) -> str:
+    """YAML text of one or more documents: keys in order, multi-line strings as literal blocks."""
+    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
+
+
 def to_yaml(data: Any) -> str:
     """YAML text with the generated-file header."""
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
-    return HEADER + body
+    return HEADER + yaml_documents(data)
 
 
 def to_json(data: Any) -> str:

@@ -45,6 +45,27 @@ def sink_principal(sector: str) -> str:
     return f"{SINK_PREFIX}{sector}"
 
 
+_COMPONENT_PRINCIPALS: Final = {
+    "population-sync": POPULATION_SYNC,
+    "outbox-relay": OUTBOX_RELAY,
+    "router": ROUTER,
+    "verifier": VERIFIER,
+    "usage-recorder": USAGE_RECORDER,
+    "monitor": MONITOR,
+}
+
+
+def component_principal(component: str) -> str:
+    """The principal a running component (its metrics `component` label: `population-sync`,
+    `sink-<sector>`, ...) authenticates as."""
+    if component.startswith("sink-"):
+        return sink_principal(component.removeprefix("sink-"))
+    try:
+        return _COMPONENT_PRINCIPALS[component]
+    except KeyError:
+        raise ValueError(f"no principal for component {component!r}") from None
+
+
 def bus_principals(topology: Topology) -> list[Principal]:
     """Every principal the topology implies, agencies first, then components, then the admin."""
     out = [Principal(agency_principal(a.id), "agency", a.id, a.name) for a in topology.agencies]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from databus.stack.cluster import node_part
 from databus.stack.errors import StackError
 from databus.stack.part import Part
 from databus.stack.parts import PARTS
@@ -48,10 +49,11 @@ class Stack:
         self.parts = {**PARTS, **(parts or {})}
 
     def part(self, name: str) -> Part:
-        try:
-            return self.parts[name](self.stack_dir, self.cache_dir)
-        except KeyError:
-            raise StackError(f"unknown stack part {name!r}; known: {', '.join(PARTS)}") from None
+        cls = self.parts.get(name) or node_part(name)
+        if cls is None:
+            known = ", ".join([*self.parts, "kafka-1 ... (cluster nodes)"])
+            raise StackError(f"unknown stack part {name!r}; known: {known}")
+        return cls(self.stack_dir, self.cache_dir)
 
     def state(self) -> StackState:
         return StackState.load(self.stack_dir) or StackState(stack_dir=str(self.stack_dir))
@@ -148,6 +150,7 @@ class Stack:
         part.cleanup(record)
         part.pid_file.unlink(missing_ok=True)
         host, port = record.address.rsplit(":", 1)
-        if port_open(host, int(port)):
+        # a JVM's main thread may be reaped while its other threads still close their sockets
+        if not wait_for(lambda: not port_open(host, int(port)), 10):
             raise StackError(f"{part.name} stopped but {record.address} still accepts connections")
         return killed

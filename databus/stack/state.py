@@ -47,9 +47,13 @@ class StackState(BaseModel):
         os.replace(tmp, path)
 
     def kafka_bootstrap(self) -> str | None:
-        """The broker's bootstrap address, if Kafka is part of this stack."""
+        """The broker's bootstrap address, if Kafka is part of this stack; for a cluster
+        (`stack up --brokers N`: parts `kafka-1` ... `kafka-N`) every node's, comma-separated."""
         part = self.parts.get("kafka")
-        return part.url if part else None
+        if part:
+            return part.url
+        nodes = sorted(name for name in self.parts if name.startswith("kafka-"))
+        return ",".join(self.parts[name].url for name in nodes) or None
 
     def registry_url(self) -> str | None:
         """The Confluent-compatible registry URL, if the registry is part of this stack."""

@@ -50,8 +50,12 @@ CASES = [
     ),
     BenchCase(
         "sync",
-        ["--events", "3000"],
-        ["ratio ours / COPY", "command: python -m bench.sync --events 3000"],
+        ["--events", "3000", "--workers", "2"],
+        [
+            "ratio ours / COPY",
+            "2 workers in one group",
+            "command: python -m bench.sync --events 3000",
+        ],
         ["ours", "baseline", "publish_seconds"],
         {"events": 3000},
     ),
