@@ -171,14 +171,18 @@ def topology_keys(topology: Topology) -> dict[str, tuple[str, Ed25519PublicKey]]
     return out
 
 
+LOCAL_ENVIRONMENTS: Final = frozenset({"local", "local-cluster"})
+"""The topology's environments of the plain local stacks (one broker, or `--brokers 3`)."""
+
+
 def signature_policy(settings: Settings) -> SignaturePolicy:
-    """`DATABUS_SIGNATURES` if set; else required outside the local environment or whenever
+    """`DATABUS_SIGNATURES` if set; else required outside the local environments or whenever
     Kafka is reached with SASL (the secure stack, production), optional for the plain demo."""
     if settings.signatures is not None:
         return settings.signatures
     from databus.security.client import KafkaSecurity
 
-    if settings.environment != "local" or KafkaSecurity.from_env().uses_sasl:
+    if settings.environment not in LOCAL_ENVIRONMENTS or KafkaSecurity.from_env().uses_sasl:
         return "required"
     return "optional"
 

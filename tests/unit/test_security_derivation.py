@@ -14,7 +14,8 @@ from databus.security.acls import CLUSTER, MONITOR_GROUP_PREFIX, implied_acls
 from databus.security.client import KafkaSecurity, secured
 from databus.security.principals import agency_principal, bus_principals, sink_principal
 from databus.security.scram import check_name
-from databus.security.signing import EventSigner, SignatureVerifier
+from databus.security.signing import EventSigner, SignatureVerifier, signature_policy
+from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.model import SigningKey
 from tests.secure_harness import PROJECT_ROOT
@@ -132,3 +133,22 @@ def test_the_topology_takes_ed25519_public_keys_only() -> None:
     SigningKey(id="k-1", public_key=base64.b64encode(bytes(32)).decode())
     with pytest.raises(ValidationError):
         SigningKey(id="k-1", public_key=base64.b64encode(bytes(31)).decode())
+
+
+@pytest.mark.parametrize(
+    ("environment", "sasl", "policy"),
+    [
+        ("local", False, "optional"),
+        ("local-cluster", False, "optional"),
+        ("local", True, "required"),
+        ("production", False, "required"),
+        ("staging", False, "required"),
+    ],
+)
+def test_signatures_are_required_outside_the_plain_local_stacks(
+    monkeypatch: pytest.MonkeyPatch, environment: str, sasl: bool, policy: str
+) -> None:
+    for name in ("DATABUS_SIGNATURES", "DATABUS_KAFKA_ENV_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABUS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL" if sasl else "PLAINTEXT")
+    assert signature_policy(Settings(environment=environment)) == policy
