@@ -28,6 +28,7 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
     from cli.demo.population import show_population_sync
     from cli.demo.publishing import show_publishing
     from cli.demo.sectors import show_sectors
+    from cli.demo.security import show_security
     from cli.demo.verification import show_verification
 
     topology = load_topology(settings.topology)
@@ -61,6 +62,12 @@ def run_demo(settings: Settings, per_source: int, citizens: int, workdir: Path) 
             lambda: show_verification(settings, workdir),
         ),
     ]
+    steps.append(
+        (
+            "Security: principals and ACLs from the topology, signed events, the deployment",
+            lambda: show_security(settings, topology),
+        )
+    )
     steps.append(
         (
             "Connection health: `databus status` from the lag monitor, and the web board",

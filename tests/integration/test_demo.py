@@ -38,3 +38,6 @@ def test_demo_runs_every_step(bus_settings: Settings, tmp_path: Path) -> None:
     assert "web board: http://127.0.0.1:" in result.output
     assert "civil-status-to-population" in result.output
     assert "while the router and the sinks run" in result.output
+    assert "allow rules from the topology" in result.output  # the security step
+    assert "bad_signature: signature does not match the record" in result.output
+    assert "is current" in result.output  # deploy/k8s is what the topology renders
