@@ -15,6 +15,7 @@ One batch is written at a time, in consumption order, and batch k's offsets are 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -100,7 +101,9 @@ class BatchConsumer(ABC, Generic[Item]):
         registry = registry_client(endpoints.registry_url)
         self.decoder = Decoder(registry, topic, self.record_type)
         static = {"group.instance.id": instance_id} if instance_id else {}
-        self.consumer = Consumer(consumer_config(endpoints.bootstrap_servers, group, **static))
+        self._consumer_config = consumer_config(endpoints.bootstrap_servers, group, **static)
+        self.consumer = Consumer(self._consumer_config)
+        self._rejoins: list[float] = []
         self.producer = Producer(producer_config(endpoints.bootstrap_servers, group))
         dead_letter_topic = Topics.from_settings(settings).dead_letter
         self.dead_letters = DeadLetterWriter(
@@ -131,18 +134,54 @@ class BatchConsumer(ABC, Generic[Item]):
     def _on_revoke(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
         self.assigned.clear()
 
+    def _subscribe(self) -> None:
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    def _rejoin(self, error: KafkaError) -> None:
+        """Replace a consumer that failed for good (a static member fenced after a frozen or cut
+        broker answered a join twice) with a new one: it resumes from the committed offsets, and
+        what it reads again is rewritten harmlessly (the version guard)."""
+        now = time.monotonic()
+        self._rejoins = [t for t in self._rejoins if now - t < REJOIN_WINDOW] + [now]
+        if len(self._rejoins) > MAX_REJOINS:
+            instance = self._consumer_config.get("group.instance.id")
+            raise RuntimeError(
+                f"consumer of {self.group} failed for good {len(self._rejoins)} times within "
+                f"{REJOIN_WINDOW:.0f} s ({error.name()}): is another process using "
+                f"group.instance.id {instance!r}?"
+            )
+        log.warning(
+            "consumer of %s failed for good (%s); joining the group again",
+            self.group,
+            error.name(),
+        )
+        self.assigned.clear()
+        with contextlib.suppress(KafkaException, RuntimeError):
+            self.consumer.close()
+        self.consumer = Consumer(self._consumer_config)
+        self._subscribe()
+
     def run(self, should_stop: Callable[[], bool]) -> ConsumerStats:
         """Consume until `should_stop()`; every batch is durable before its offsets move."""
-        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._subscribe()
         writer = ThreadPoolExecutor(1, thread_name_prefix="batch-writer")
         writing: _Writing[Item] | None = None
         try:
             while not should_stop():
                 # a batch being written awaits its commit: gather the next one briefly
                 wait = self.max_wait if writing is None else min(self.max_wait, 0.1)
-                messages = [
-                    m for m in self.consumer.consume(self.batch_size, wait) if not _skippable(m)
-                ]
+                try:
+                    messages = [
+                        m
+                        for m in self.consumer.consume(self.batch_size, wait)
+                        if not _skippable(m, self.group)
+                    ]
+                except FatalConsumerError as failed:
+                    if writing is not None:  # written; its commit is refused and given up
+                        self._complete(writing)
+                        writing = None
+                    self._rejoin(failed.error)
+                    continue
                 items, decoded = self._decode(messages)
                 if writing is not None:
                     self._complete(writing)
@@ -278,6 +317,7 @@ COMMIT_BACKOFF_MAX = 5.0
 """Seconds between tries of a commit refused transiently: 0.2 s doubling up to 5 s."""
 LOST_PARTITIONS = frozenset(
     {
+        KafkaError._FATAL,  # the consumer itself is done for (fenced); a new one re-reads
         KafkaError.REBALANCE_IN_PROGRESS,
         KafkaError.ILLEGAL_GENERATION,
         KafkaError.UNKNOWN_MEMBER_ID,
@@ -298,13 +338,33 @@ def database_unavailable(error: DBAPIError) -> bool:
     return getattr(error.orig, "sqlstate", None) in UNAVAILABLE_SQLSTATES
 
 
-def _skippable(message: Message) -> bool:
+MAX_REJOINS = 3
+REJOIN_WINDOW = 120.0
+"""A consumer that fails for good more often than this is not unlucky: two processes share one
+static member id and fence each other; the sink exits and says so."""
+
+
+class FatalConsumerError(Exception):
+    """The consumer cannot go on (librdkafka's fatal error); a new one must join the group."""
+
+    def __init__(self, error: KafkaError) -> None:
+        super().__init__(f"consumer error: {error.name()}")
+        self.error = error
+
+
+def _skippable(message: Message, group: str) -> bool:
+    """Whether a consumed message is an event rather than a record: the end of a partition, or
+    a passing error (broker down, transport) that librdkafka recovers from by itself, logged.
+    A fatal error raises FatalConsumerError."""
     error = message.error()
     if error is None:
         return False
     if error.code() == KafkaError._PARTITION_EOF:
         return True
-    raise RuntimeError(f"consumer error: {error}")
+    if error.fatal() or error.code() == KafkaError._FATAL:  # a message's copy lacks the flag
+        raise FatalConsumerError(error)
+    log.warning("consumer of %s: %s (librdkafka retries)", group, error.name())
+    return True
 
 
 def _next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
