@@ -25,7 +25,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from databus.stack.cluster import ClusterPlan, plan_cluster
 from databus.stack.launcher import Stack
 from databus.stack.process import is_ours
 from databus.stack.state import PartRecord, StackState
+from tests.stack_access import StackAddresses, fresh_databases
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BROKERS = 3
@@ -129,7 +129,7 @@ def _daemon(argv: list[str]) -> subprocess.Popen[bytes]:
 
 
 @dataclass
-class Cluster:
+class Cluster(StackAddresses):
     """The running cluster: addresses, and one broker at a time to kill, freeze or restart."""
 
     stack: Stack
@@ -156,16 +156,8 @@ class Cluster:
         return self.plan.peer_bootstrap
 
     @property
-    def registry_url(self) -> str:
-        url = self.state.registry_url()
-        assert url
-        return url
-
-    @property
     def postgres_url(self) -> str:
-        url = self.state.database_url("postgres")
-        assert url
-        return url
+        return self.database_url("postgres")
 
     @property
     def nodes(self) -> list[str]:
@@ -267,23 +259,5 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture
 def pg_cluster_databases(cluster: Cluster) -> Iterator[Callable[[], str]]:
     """A factory of fresh databases on the cluster's PostgreSQL, dropped afterwards."""
-    import sqlalchemy as sa
-
-    base = cluster.postgres_url
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"f_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        made.append(name)
-        return base.rsplit("/", 1)[0] + f"/{name}"
-
-    try:
+    with fresh_databases(cluster.postgres_url, "f_") as make:
         yield make
-    finally:
-        with admin.connect() as conn:
-            for name in made:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

@@ -20,12 +20,13 @@ from databus.stack.parts import PARTS
 from databus.stack.state import StackState
 from tests.cluster_harness import cluster, pg_cluster_databases  # noqa: F401 - cluster fixtures
 from tests.secure_harness import secure_bus, secure_stack  # noqa: F401 - the secure stack's fixtures
+from tests.stack_access import StackAddresses, fresh_databases
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
-class LocalStack:
+class LocalStack(StackAddresses):
     """Addresses of the running stack, as tests need them."""
 
     stack_dir: Path
@@ -35,17 +36,6 @@ class LocalStack:
     def bootstrap(self) -> str:
         url = self.state.kafka_bootstrap()
         assert url
-        return url
-
-    @property
-    def registry_url(self) -> str:
-        url = self.state.registry_url()
-        assert url
-        return url
-
-    def database_url(self, name: str) -> str:
-        url = self.state.database_url(name)
-        assert url, f"{name} is not part of the stack"
         return url
 
 
@@ -111,26 +101,8 @@ def bus_ready(bus_settings: Settings) -> Settings:
 @pytest.fixture
 def pg_databases(local_stack: LocalStack) -> Iterator[Callable[[], str]]:
     """A factory of fresh PostgreSQL databases for this test, all dropped afterwards."""
-    import sqlalchemy as sa
-
-    base = local_stack.database_url("postgres")
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        made.append(name)
-        return base.rsplit("/", 1)[0] + f"/{name}"
-
-    try:
+    with fresh_databases(local_stack.database_url("postgres"), "t_") as make:
         yield make
-    finally:
-        with admin.connect() as conn:
-            for name in made:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from databus.stack.launcher import Stack
 from databus.stack.secure_kafka import admin_env_file
 from databus.stack.secure_kafka import secure_stack as make_secure_stack
 from databus.stack.state import StackState
+from tests.stack_access import StackAddresses
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SECURE_DIR = PROJECT_ROOT / ".stack-secure"
@@ -43,7 +44,7 @@ KEYS = {
 
 
 @dataclass
-class SecureBus:
+class SecureBus(StackAddresses):
     """A secure broker with this module's principals, topics, schemas and ACLs."""
 
     stack_dir: Path
@@ -56,12 +57,6 @@ class SecureBus:
     @property
     def bootstrap(self) -> str:
         url = self.state.kafka_bootstrap()
-        assert url
-        return url
-
-    @property
-    def registry_url(self) -> str:
-        url = self.state.registry_url()
         assert url
         return url
 
