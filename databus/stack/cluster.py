@@ -22,10 +22,11 @@ from typing import ClassVar
 from confluent_kafka.admin import AdminClient
 from pydantic import BaseModel
 
-from databus.stack.artifacts import LOCAL_DEPLOY, java, kafka_libs
+from databus.stack.artifacts import java, kafka_libs
 from databus.stack.errors import StackError
 from databus.stack.part import Part
-from databus.stack.process import free_port, run_checked
+from databus.stack.parts.kafka import format_storage, java_command
+from databus.stack.process import free_port
 from databus.stack.state import PartRecord
 
 PLAN_FILE = "kafka-cluster.json"
@@ -178,27 +179,15 @@ class KafkaNodePart(Part):
         libs = kafka_libs(self.cache_dir, self.log)
         props = self.run_dir / "server.properties"
         props.write_text(node_properties(plan, self.node_id, self.run_dir / "data"))
-        base = [
-            java_bin,
-            *HEAP,
-            f"-Dlog4j2.configurationFile={LOCAL_DEPLOY / 'kafka' / 'log4j2.properties'}",
-        ]
+        base = java_command(java_bin, HEAP)
         classpath = f"{libs}/*"
-        run_checked(
-            [
-                *base,
-                "-cp",
-                classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                plan.cluster_id,
-                "-c",
-                str(props),
-                "--ignore-formatted",
-            ],
+        format_storage(
+            base,
+            classpath,
+            plan.cluster_id,
+            props,
+            self.log,
             what=f"kafka-storage format ({self.name})",
-            log=self.log,
         )
         pid = self.spawn(
             [*base, f"-Ddatabus.stack={self.marker}", "-cp", classpath, "kafka.Kafka", str(props)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka.admin import AdminClient
@@ -27,11 +28,7 @@ class KafkaPart(Part):
         props = self.run_dir / "server.properties"
         props.write_text(self.server_properties(port, controller_port))
         classpath = f"{libs}/*"
-        base = [
-            java_bin,
-            *HEAP,
-            f"-Dlog4j2.configurationFile={LOCAL_DEPLOY / 'kafka' / 'log4j2.properties'}",
-        ]
+        base = java_command(java_bin, HEAP)
         cluster_id = (
             run_checked(
                 [*base, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
@@ -41,23 +38,7 @@ class KafkaPart(Part):
             .strip()
             .splitlines()[-1]
         )
-        run_checked(
-            [
-                *base,
-                "-cp",
-                classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(props),
-                "--ignore-formatted",
-                *self.format_options(),
-            ],
-            what="kafka-storage format",
-            log=self.log,
-        )
+        format_storage(base, classpath, cluster_id, props, self.log, self.format_options())
         pid = self.spawn(
             [*base, f"-Ddatabus.stack={self.marker}", "-cp", classpath, "kafka.Kafka", str(props)],
         )
@@ -101,6 +82,34 @@ class KafkaPart(Part):
         except Exception:
             return False
         return True
+
+
+def java_command(java_bin: str, heap: list[str]) -> list[str]:
+    """The JVM's command line up to the class path: heap and our log4j2 configuration."""
+    log4j = LOCAL_DEPLOY / "kafka" / "log4j2.properties"
+    return [java_bin, *heap, f"-Dlog4j2.configurationFile={log4j}"]
+
+
+def format_storage(
+    base: list[str],
+    classpath: str,
+    cluster_id: str,
+    props: Path,
+    log: Path,
+    options: list[str] | None = None,
+    what: str = "kafka-storage format",
+) -> None:
+    """`kafka-storage format` of one node's log directories (a no-op when already formatted)."""
+    run_checked(
+        [
+            *base,
+            *("-cp", classpath, "kafka.tools.StorageTool", "format"),
+            *("-t", cluster_id, "-c", str(props), "--ignore-formatted"),
+            *(options or []),
+        ],
+        what=what,
+        log=log,
+    )
 
 
 def _server_properties(port: int, controller_port: int, log_dir: object) -> str:
