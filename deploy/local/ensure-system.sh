@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Check (and, as root, install from Debian's packages) the programs the local stack runs.
 #   ensure-system.sh core   Java 17 and Maven: Kafka and the registry (make demo)
-#   ensure-system.sh full   plus PostgreSQL, MariaDB, Prometheus/promtool, kcat and headless
-#                           Chromium with its driver (the monitor's board test) (make test)
+#   ensure-system.sh full   plus PostgreSQL, MariaDB, Prometheus/promtool, kcat, headless
+#                           Chromium with its driver (the monitor's board test), and ip and
+#                           socat (the cluster's network-partition test) (make test)
 set -euo pipefail
 level="${1:-core}"
 
@@ -20,6 +21,8 @@ if [ "$level" = full ]; then
   need kcat kcat
   need chromium chromium
   need chromedriver chromium-driver
+  need ip iproute2
+  need socat socat
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
