@@ -59,7 +59,8 @@ def _principals(topology: Topology) -> bool:
     console.print(table)
     console.print(
         f"{len(rules)} allow rules from the topology; everything else is refused by the broker "
-        "(`databus acl plan|apply`, `databus stack up --secure`)"
+        "(`databus acl plan|apply`, `databus stack up --secure`)",
+        soft_wrap=True,
     )
     return bool(rules)
 
@@ -93,12 +94,9 @@ def _signatures(topology: Topology) -> bool:
         ),
         ("unsigned", verifier.problem(source.agency, topic, SAMPLE_KEY, value, [])),
     ]
-    table = Table("record", "verdict")
     for what, problem in checks:
-        table.add_row(
-            what, "[green]accepted[/]" if problem is None else f"[red]bad_signature[/]: {problem}"
-        )
-    console.print(table)
+        verdict = "[green]accepted[/]" if problem is None else f"[red]bad_signature[/]: {problem}"
+        console.print(f"  {what}: {verdict}", soft_wrap=True, highlight=False)
     expected = [True, False, False, False]
     return [problem is None for _, problem in checks] == expected
 
@@ -120,6 +118,7 @@ def _deployment(settings: Settings, topology: Topology) -> bool:
     console.print(
         f"`databus deploy render --env prod`: {len(files)} files, "
         + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-        + f"; {committed} is {'current' if current else 'NOT current: re-render it'}"
+        + f"; {committed} is {'current' if current else 'NOT current: re-render it'}",
+        soft_wrap=True,
     )
     return bool(files)
