@@ -44,9 +44,17 @@ from tests.cluster_harness import Cluster
 from tests.fault_path import FaultRun, Window, psycopg_dsn
 from tests.population_compare import generated_events
 
-pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.faults]
-
 EVENTS = int(os.environ.get("DATABUS_FAULT_EVENTS", "10000"))
+TIMEOUT = max(600, int(EVENTS * 0.06))
+"""pytest's time limit of one scenario: the suite's 600 s at 10,000 events, growing with the
+size (a 100,000-event scenario takes 6 min and more on 2 cores)."""
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.cluster,
+    pytest.mark.faults,
+    pytest.mark.timeout(TIMEOUT),
+]
 RATE = float(os.environ.get("DATABUS_FAULT_RATE", "1000"))
 WORKERS = int(os.environ.get("DATABUS_FAULT_WORKERS", "2"))
 EVENTS_PER_CITIZEN = 6
