@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from databus.stack.artifacts import java, kafka_libs
 from databus.stack.errors import StackError
 from databus.stack.part import Part
-from databus.stack.parts.kafka import format_storage, java_command
+from databus.stack.parts.kafka import format_storage, java_command, start_broker
 from databus.stack.process import free_port
 from databus.stack.state import PartRecord
 
@@ -189,11 +189,7 @@ class KafkaNodePart(Part):
             self.log,
             what=f"kafka-storage format ({self.name})",
         )
-        pid = self.spawn(
-            [*base, f"-Ddatabus.stack={self.marker}", "-cp", classpath, "kafka.Kafka", str(props)],
-        )
         me = plan.node(self.node_id)
-        address = f"127.0.0.1:{me.port}"
         extra: dict[str, object] = {
             "node_id": self.node_id,
             "controller": f"127.0.0.1:{me.controller_port}",
@@ -202,15 +198,7 @@ class KafkaNodePart(Part):
         }
         if plan.peer_host:
             extra["peer"] = f"{plan.peer_host}:{me.peer_port}"
-        return PartRecord(
-            name=self.name,
-            pid=pid,
-            address=address,
-            url=address,
-            log=str(self.log),
-            marker=self.marker,
-            extra=extra,
-        )
+        return start_broker(self, base, classpath, props, me.port, extra)
 
     def probe(self, record: PartRecord) -> bool:
         """This node answers metadata requests itself (the quorum has formed)."""

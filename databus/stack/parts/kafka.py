@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,23 +40,12 @@ class KafkaPart(Part):
             .splitlines()[-1]
         )
         format_storage(base, classpath, cluster_id, props, self.log, self.format_options())
-        pid = self.spawn(
-            [*base, f"-Ddatabus.stack={self.marker}", "-cp", classpath, "kafka.Kafka", str(props)],
-        )
-        address = f"127.0.0.1:{port}"
-        return PartRecord(
-            name=self.name,
-            pid=pid,
-            address=address,
-            url=address,
-            log=str(self.log),
-            marker=self.marker,
-            extra={
-                "controller": f"127.0.0.1:{controller_port}",
-                "cluster_id": cluster_id,
-                "libs": str(libs),
-            },
-        )
+        extra = {
+            "controller": f"127.0.0.1:{controller_port}",
+            "cluster_id": cluster_id,
+            "libs": str(libs),
+        }
+        return start_broker(self, base, classpath, props, port, extra)
 
     def server_properties(self, port: int, controller_port: int) -> str:
         """The broker's `server.properties` text (the secure stack adds TLS, SASL and ACLs)."""
@@ -88,6 +78,26 @@ def java_command(java_bin: str, heap: list[str]) -> list[str]:
     """The JVM's command line up to the class path: heap and our log4j2 configuration."""
     log4j = LOCAL_DEPLOY / "kafka" / "log4j2.properties"
     return [java_bin, *heap, f"-Dlog4j2.configurationFile={log4j}"]
+
+
+def start_broker(
+    part: Part, base: list[str], classpath: str, props: Path, port: int, extra: Mapping[str, object]
+) -> PartRecord:
+    """Spawn `kafka.Kafka` with `props` for `part` (marked as ours); its record, listening on
+    loopback `port`."""
+    pid = part.spawn(
+        [*base, f"-Ddatabus.stack={part.marker}", "-cp", classpath, "kafka.Kafka", str(props)],
+    )
+    address = f"127.0.0.1:{port}"
+    return PartRecord(
+        name=part.name,
+        pid=pid,
+        address=address,
+        url=address,
+        log=str(part.log),
+        marker=part.marker,
+        extra=dict(extra),
+    )
 
 
 def format_storage(
