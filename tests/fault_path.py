@@ -22,7 +22,6 @@ and after the fault, and how long after the fault was healed the sector was writ
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -54,14 +53,13 @@ from databus.topology.topics import Topics
 from producers.sdk import Publisher
 from schemas.avro_files import AVRO_DIR
 from tests.cluster_harness import Cluster
-from tests.conftest import PROJECT_ROOT
 from tests.population_compare import (
     assert_same_population,
     check_changes_topic,
     clean_run,
     snapshot,
 )
-from tests.population_harness import worker_env
+from tests.population_harness import reconcile_report, worker_env
 
 SECTOR = "social-insurance"
 SAMPLE_SECONDS = 0.25
@@ -410,26 +408,5 @@ class FaultRun:
         return sum(len(v) for v in per_pin.values())
 
     def _reconcile(self) -> dict[str, Any]:
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cli",
-                "reconcile",
-                SECTOR,
-                "--database-url",
-                self.sector_url,
-                "--npd-database-url",
-                self.npd_url,
-                "--json",
-            ],
-            cwd=PROJECT_ROOT,
-            env={**worker_env(self.settings), "DATABUS_ENVIRONMENT": "local-cluster"},
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-        report: dict[str, Any] = json.loads(out.stdout)
-        return report
+        env = {**worker_env(self.settings), "DATABUS_ENVIRONMENT": "local-cluster"}
+        return reconcile_report(env, SECTOR, self.sector_url, self.npd_url, timeout=600)

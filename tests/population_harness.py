@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
@@ -96,3 +98,24 @@ def wait_until(
         time.sleep(0.5)
     tail = log.read_text(errors="replace")[-3000:] if log else ""
     raise AssertionError(f"timed out waiting for {what}\n{tail}")
+
+
+def reconcile_report(
+    env: dict[str, str], sector: str, url: str, npd_url: str, timeout: float = 120
+) -> dict[str, Any]:
+    """`databus reconcile SECTOR --json` of a sector database against a population database."""
+    out = subprocess.run(
+        [
+            *(sys.executable, "-m", "cli", "reconcile", sector, "--database-url", url),
+            *("--npd-database-url", npd_url, "--json"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    report: dict[str, Any] = json.loads(out.stdout)
+    return report

@@ -59,7 +59,7 @@ from producers.generator import GeneratorConfig, generate
 from schemas.models.citizen import Citizen
 from schemas.models.downstream import PopulationChange, SectorProjection
 from tests.conftest import PROJECT_ROOT
-from tests.population_harness import stop_worker, wait_until, worker_env
+from tests.population_harness import reconcile_report, stop_worker, wait_until, worker_env
 
 SECTOR = "social-insurance"
 CITIZENS = 10_000
@@ -331,26 +331,4 @@ def _reached(committed: GroupWatch, target: int) -> Callable[[], bool]:
 
 
 def _reconcile(settings: Settings, url: str, npd_url: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "reconcile",
-            SECTOR,
-            "--database-url",
-            url,
-            "--npd-database-url",
-            npd_url,
-            "--json",
-        ],
-        cwd=PROJECT_ROOT,
-        env=worker_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    report: dict[str, Any] = json.loads(out.stdout)
-    return report
+    return reconcile_report(worker_env(settings), SECTOR, url, npd_url)
