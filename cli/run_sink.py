@@ -35,6 +35,12 @@ from databus.settings import Settings
     help="Static group membership (group.instance.id): restarted with the same id, the sink "
     "takes its partitions back at once instead of after the broker's session timeout.",
 )
+@click.option(
+    "--validate-records",
+    is_flag=True,
+    help="Validate every record's model and domain rules before storing it (by default the "
+    "sink trusts what the bus itself built and checks the Avro structure only).",
+)
 @metrics_port_option
 @log_level_option
 @click.pass_obj
@@ -47,6 +53,7 @@ def sink(
     batch_size: int,
     max_wait: float,
     instance_id: str | None,
+    validate_records: bool,
     metrics_port: int,
     log_level: str,
 ) -> None:
@@ -76,6 +83,7 @@ def sink(
         batch_size=batch_size,
         instance_id=instance_id,
         max_wait=max_wait,
+        validate=validate_records,
     )
     checks: dict[str, Check] = {
         "assigned": sink.assigned.is_set,

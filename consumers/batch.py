@@ -11,6 +11,10 @@ Batches are pipelined: while a writer thread writes batch k (most of that time i
 waiting for the database, which releases the GIL), this thread consumes and decodes batch k+1.
 One batch is written at a time, in consumption order, and batch k's offsets are committed
 (after its dead letters are delivered) before batch k+1 is handed to the writer.
+
+Batches adapt to the load (group commit): a batch is whatever arrived while the previous one
+was being written, up to `batch_size`. An idle consumer hands its first record to the writer
+at once; under load the batches grow by themselves. Nothing waits for a batch to fill.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from schemas.models.base import Contract
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 5.0
+GATHER_STEP = 0.005
+"""Seconds one consume call waits while a batch gathers behind a write in flight."""
 Item = TypeVar("Item")
 
 
@@ -90,8 +96,8 @@ class BatchConsumer(ABC, Generic[Item]):
     ) -> None:
         """`instance_id`: static group membership (`group.instance.id`): a consumer restarted
         with the same id takes its partitions back at once, without waiting for the broker
-        to notice the old one is gone. `max_wait`: the longest a batch waits to fill (lower:
-        less latency, smaller transactions under light load)."""
+        to notice the old one is gone. `max_wait`: the longest an idle consumer waits for a
+        first record before it looks at `should_stop` again (batches never wait to fill)."""
         self.topic = topic
         self.engine = engine
         self.group = group
@@ -104,6 +110,7 @@ class BatchConsumer(ABC, Generic[Item]):
         self._consumer_config = consumer_config(endpoints.bootstrap_servers, group, **static)
         self.consumer = Consumer(self._consumer_config)
         self._rejoins: list[float] = []
+        self._fatal: FatalConsumerError | None = None
         self.producer = Producer(producer_config(endpoints.bootstrap_servers, group))
         dead_letter_topic = Topics.from_settings(settings).dead_letter
         self.dead_letters = DeadLetterWriter(
@@ -115,6 +122,11 @@ class BatchConsumer(ABC, Generic[Item]):
         self.database_ok = threading.Event()
         """Cleared while writes fail and are retried (readiness)."""
         self.database_ok.set()
+
+    def decode_item(self, value: bytes | None, *, record: str) -> Item:
+        """The item of one record's value (`record` labels it in errors); DecodeError if it
+        cannot be decoded. By default: decode and validate the model, then `to_item`."""
+        return self.to_item(self.decoder.decode(value, record=record))
 
     @abstractmethod
     def to_item(self, record: Contract) -> Item:
@@ -168,21 +180,14 @@ class BatchConsumer(ABC, Generic[Item]):
         writing: _Writing[Item] | None = None
         try:
             while not should_stop():
-                # a batch being written awaits its commit: gather the next one briefly
-                wait = self.max_wait if writing is None else min(self.max_wait, 0.1)
                 try:
-                    messages = [
-                        m
-                        for m in self.consumer.consume(self.batch_size, wait)
-                        if not _skippable(m, self.group)
-                    ]
+                    messages, items, decoded = self._gather(writing)
                 except FatalConsumerError as failed:
                     if writing is not None:  # written; its commit is refused and given up
                         self._complete(writing)
                         writing = None
                     self._rejoin(failed.error)
                     continue
-                items, decoded = self._decode(messages)
                 if writing is not None:
                     self._complete(writing)
                     writing = None
@@ -197,6 +202,44 @@ class BatchConsumer(ABC, Generic[Item]):
             self.producer.flush(10)
         return self.stats
 
+    def _gather(
+        self, writing: _Writing[Item] | None
+    ) -> tuple[list[Message], list[Item], list[Message]]:
+        """The next batch, decoded: what the consumer holds now and, while the previous batch
+        is still being written, what arrives until its write ends (or the batch is full).
+        With nothing in flight and nothing there, waits up to `max_wait` for a first record."""
+        messages: list[Message] = []
+        items: list[Item] = []
+        decoded: list[Message] = []
+        timeout = 0.0
+        if self._fatal is not None:  # met while gathering the batch written before
+            failed, self._fatal = self._fatal, None
+            raise failed
+        while len(messages) < self.batch_size:
+            try:
+                chunk = [
+                    m
+                    for m in self.consumer.consume(self.batch_size - len(messages), timeout)
+                    if not _skippable(m, self.group)
+                ]
+            except FatalConsumerError as failed:
+                if not messages:
+                    raise
+                self._fatal = failed  # the batch so far is written first
+                break
+            if chunk:
+                chunk_items, chunk_decoded = self._decode(chunk)
+                messages.extend(chunk)
+                items.extend(chunk_items)
+                decoded.extend(chunk_decoded)
+            if writing is not None and writing.future is not None and not writing.future.done():
+                timeout = GATHER_STEP  # the writer is busy: this batch may still grow
+            elif messages or timeout == self.max_wait:
+                break
+            else:
+                timeout = self.max_wait  # idle: wait for a first record
+        return messages, items, decoded
+
     def process(self, messages: Sequence[Message]) -> None:
         """Decode, write, deliver dead letters, commit offsets: one batch, synchronously."""
         items, decoded = self._decode(messages)
@@ -209,7 +252,7 @@ class BatchConsumer(ABC, Generic[Item]):
         decoded: list[Message] = []
         for message in messages:
             try:
-                record = self.decoder.decode(message.value(), record=f"offset {message.offset()}")
+                item = self.decode_item(message.value(), record=f"offset {message.offset()}")
             except DecodeError as error:
                 self.dead_letters.send(message, Failure(error.reason, error.message, "DecodeError"))
                 DEAD_LETTERS.labels(
@@ -217,7 +260,7 @@ class BatchConsumer(ABC, Generic[Item]):
                 ).inc()
                 self.stats.dead_letters += 1
                 continue
-            items.append(self.to_item(record))
+            items.append(item)
             decoded.append(message)
         return items, decoded
 

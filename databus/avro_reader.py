@@ -51,7 +51,7 @@ def _length(b: bytes, p: int) -> tuple[int, int]:
     return n, p
 
 
-_GLOBALS: dict[str, Any] = {
+READER_GLOBALS: dict[str, Any] = {
     "_long": _long,
     "_length": _length,
     "_fromordinal": date.fromordinal,
@@ -63,8 +63,9 @@ _GLOBALS: dict[str, Any] = {
 }
 
 
-class _Compiler(SchemaCompiler):
-    """Generates one reader function per named record of a schema."""
+class ReaderCompiler(SchemaCompiler):
+    """Generates one reader function per named record of a schema (subclassed by generators
+    that read Avro into another form, e.g. `consumers.sink.transcode`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -244,17 +245,23 @@ def compile_reader(schema: dict[str, Any] | str) -> Reader | None:
     parsed = json.loads(schema) if isinstance(schema, str) else schema
     if not isinstance(parsed, dict) or parsed.get("type") != "record":
         return None
-    compiler = _Compiler()
+    compiler = ReaderCompiler()
     try:
         top = compiler.record(parsed, "")
     except (UnsupportedSchemaError, KeyError, TypeError, ValueError):
         return None
-    source = "\n\n".join("\n".join(lines) for lines in compiler.functions.values())
-    namespace: dict[str, Any] = {**_GLOBALS, **compiler.constants}
-    exec(compile(source, f"<avro reader {parsed.get('name')}>", "exec"), namespace)
-    record: Callable[[bytes, int], tuple[dict[str, Any], int]] = namespace[top]
+    return build_reader(compiler, top, str(parsed.get("name")))
 
-    def read(body: bytes) -> dict[str, Any]:
+
+def build_reader(compiler: ReaderCompiler, top: str, name: str) -> Callable[[bytes], Any]:
+    """The reader of `compiler`'s generated source whose top record function is `top`:
+    truncated input raises EOFError."""
+    source = "\n\n".join("\n".join(lines) for lines in compiler.functions.values())
+    namespace: dict[str, Any] = {**READER_GLOBALS, **compiler.constants}
+    exec(compile(source, f"<avro reader {name}>", "exec"), namespace)
+    record: Callable[[bytes, int], tuple[Any, int]] = namespace[top]
+
+    def read(body: bytes) -> Any:
         try:
             datum, end = record(body, 0)
         except (IndexError, struct.error):  # a varint, index or number read past the end

@@ -133,6 +133,9 @@ class Decoder:
     client: SchemaRegistryClient
     topic: str
     target: EventDomain | type[Contract]
+    reader_factory: Callable[[str], Callable[[bytes], Any] | None] = compile_reader
+    """Compiles a direct reader for a schema's text (None: fastavro reads that schema); a
+    consumer may read into another form than the datum (e.g. `consumers.sink.transcode`)."""
     _deserializer: AvroDeserializer = field(init=False, repr=False)
     _ctx: SerializationContext = field(init=False, repr=False)
     _readers: dict[int, Callable[[bytes], Any]] = field(
@@ -148,7 +151,10 @@ class Decoder:
 
     def decode(self, value: bytes | None, *, record: str | None = None) -> Contract:
         """The model in `value`, or DecodeError saying why not (`record` labels the message)."""
-        data = self.decode_datum(value)
+        return self.validate(self.decode_datum(value), record=record)
+
+    def validate(self, data: dict[str, Any], *, record: str | None = None) -> Contract:
+        """The model of a datum read by `decode_datum`, or DecodeError (`validation_failed`)."""
         try:
             if isinstance(self.target, EventDomain):
                 return event_from_data(self.target, data, record)
@@ -221,7 +227,7 @@ class Decoder:
             and (rules.domain_rules or rules.encoding_rules or rules.migration_rules)
         ):
             return
-        compiled = compile_reader(schema.schema_str) if schema.schema_str else None
+        compiled = self.reader_factory(schema.schema_str) if schema.schema_str else None
         if compiled is not None:
             self._readers[schema_id] = compiled
             return

@@ -3,6 +3,11 @@
 The batch loop (decode, one transaction per batch, dead letters, offsets after commit, paused
 retries while the database is down) is `consumers.batch.BatchConsumer`; this class only says
 how a projection becomes a row and how rows are upserted (`store.upsert`, version-guarded).
+
+A sector topic carries only what the bus built from validated citizens, so by default a
+record's body is read straight into its row (`transcode.py`: the Avro structure is checked,
+the domain rules are not run again); `validate=True` decodes and validates every record's
+model first, for a topic that something other than the bus may write.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from sqlalchemy import Connection, create_engine
 
 from consumers.batch import BatchConsumer
 from consumers.sink.store import Row, create_sector_schema, projection_row, upsert
+from consumers.sink.transcode import compile_row_reader
 from databus.freshness import ConnectionFreshness, occurred_at_of
 from databus.metrics import SINK_ROWS
+from databus.registry import registry_client
+from databus.serde import Decoder
 from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.topics import Topics
@@ -39,6 +47,7 @@ class SectorSink(BatchConsumer[Row]):
         batch_size: int = 5000,
         instance_id: str | None = None,
         max_wait: float = 0.5,
+        validate: bool = False,
     ) -> None:
         topology = load_topology(settings.topology)
         self.sector = sector
@@ -56,6 +65,27 @@ class SectorSink(BatchConsumer[Row]):
             instance_id=instance_id,
             max_wait=max_wait,
         )
+        self.validate = validate
+        self.row_decoder = Decoder(
+            registry_client(settings.endpoints.registry_url),
+            topic,
+            SectorProjection,
+            reader_factory=lambda schema: compile_row_reader(schema, "citizen"),
+        )
+
+    def decode_item(self, value: bytes | None, *, record: str) -> Row:
+        """The row of a projection's value: read straight from the Avro body, or (validating,
+        or the first record of a schema id, read by the registry's deserializer) through the
+        validated model."""
+        if self.validate:
+            return super().decode_item(value, record=record)
+        datum = self.row_decoder.decode_datum(value)
+        citizen = datum["citizen"]
+        if not isinstance(citizen, str):
+            return self.to_item(self.row_decoder.validate(datum, record=record))
+        if datum["deceased"] and self.erase_deceased:
+            return Row(datum["pin"], datum["version"], True, None)
+        return Row(datum["pin"], datum["version"], datum["deceased"], citizen)
 
     def to_item(self, record: Contract) -> Row:
         assert isinstance(record, SectorProjection)
