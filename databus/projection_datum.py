@@ -29,8 +29,8 @@ order written here.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +73,19 @@ class UntrustedChangeError(ValueError):
         super().__init__(f"{field}: {rule}")
         self.field = field
         self.rule = rule
+
+
+_NAMESPACE_BYTES = USAGE_NAMESPACE.bytes
+
+
+def _usage_id(key: str) -> bytes:
+    """`str(databus.projection.usage_id(...)).encode()` for `key` = "<sector>/<pin>/<version>",
+    without building UUID objects (uuid5: SHA-1, version 5, RFC 4122 variant)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + key.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}".encode()
 
 
 def _string(value: str) -> bytes:
@@ -198,7 +211,7 @@ class DatumProjector:
             projected = b"".join(
                 [c if m else b"\x00" for c, m in zip(chunks, plan.mask, strict=True)]
             )
-            usage_id = uuid.uuid5(USAGE_NAMESPACE, f"{plan.name}/{change['pin']}/{version}")
+            usage_id = _usage_id(f"{plan.name}/{change['pin']}/{version}")
             out.append(
                 DatumRelease(
                     plan.name,
@@ -208,7 +221,7 @@ class DatumProjector:
                     b"".join(
                         (
                             _UUID_PREFIX,
-                            str(usage_id).encode(),
+                            usage_id,
                             pin,
                             plan.name_bytes,
                             plan.agency_bytes,

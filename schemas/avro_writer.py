@@ -156,7 +156,12 @@ class _Compiler:
 
     def primitive(self, kind: str, var: str, ind: str) -> list[str]:
         if kind == "string":
-            return [f"{ind}b_ = {var}.encode()", f"{ind}out += zigzag(len(b_))", f"{ind}out += b_"]
+            return [  # a length below 64 is one byte: no call
+                f"{ind}b_ = {var}.encode()",
+                f"{ind}n_ = len(b_)",
+                f"{ind}out += _SMALL[n_] if n_ < 64 else zigzag(n_)",
+                f"{ind}out += b_",
+            ]
         if kind == "bytes":
             if self.json_form:
                 raise TypeError("Avro bytes have no JSON form here")
@@ -246,6 +251,7 @@ def _load(schema: dict[str, Any], compiler: _Compiler, entry: str) -> Any:
     source = "\n\n".join("\n".join(lines) for lines in compiler.functions.values())
     namespace: dict[str, Any] = {
         "zigzag": zigzag,
+        "_SMALL": _SMALL,
         "_micros": _micros,
         "_json_micros": _json_micros,
         "_json_days": _json_days,
