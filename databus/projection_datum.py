@@ -39,7 +39,7 @@ from typing import Any
 from databus.projection import EMPTY, ENTERING_EVENTS, USAGE_NAMESPACE
 from databus.topology.model import Sector
 from schemas.avro_files import schema_dict
-from schemas.avro_writer import _micros, compile_datum_field_writer, zigzag
+from schemas.avro_writer import _SMALL, _micros, compile_datum_field_writer, zigzag
 
 CHANGE_SCHEMA = "PopulationChange"
 _PROJECTION_FIELDS = [
@@ -90,7 +90,8 @@ def _usage_id(key: str) -> bytes:
 
 def _string(value: str) -> bytes:
     data = value.encode()
-    return zigzag(len(data)) + data
+    size = len(data)
+    return (_SMALL[size] if size < 64 else zigzag(size)) + data
 
 
 def _strings(values: list[str]) -> bytes:
