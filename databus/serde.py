@@ -108,6 +108,33 @@ class Encoder:
         self._writer(record, out)
         return bytes(out)
 
+    def frame(self, body: bytes) -> bytes:
+        """Confluent wire bytes of an Avro body already written with this encoder's schema
+        (e.g. by `databus.projection_datum`): the same bytes `encode` gives for its model."""
+        if self._header is None:
+            self._header = self._resolve_header()
+        return self._header + body
+
+    def _resolve_header(self) -> bytes:
+        """The 5-byte header, looked up (or registered) as the serializer would do it."""
+        schema = Schema(schema_text(self.schema_name).strip(), "AVRO")  # as the serializer
+        subject = value_subject(self.topic)
+        try:
+            if self.auto_register:
+                registered = self.client.register_schema_full_response(
+                    subject, schema, normalize_schemas=False
+                )
+            else:
+                registered = self.client.lookup_schema(subject, schema, normalize_schemas=False)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise SchemaNotRegisteredError(
+                    f"schema {self.schema_name} is not registered under subject "
+                    f"{self.topic}-value: run `databus schemas register`"
+                ) from None
+            raise
+        return struct.pack(">bI", MAGIC_BYTE, registered.schema_id)
+
     @property
     def schema_id(self) -> int | None:
         """The registry id in use, once the first record was encoded."""

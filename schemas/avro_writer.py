@@ -8,6 +8,10 @@ test holds the two together. Supports exactly the Avro subset `schemas.avro_gen`
 `compile_json_writer` makes the same writer for a record's JSON form (`model.model_dump(
 mode="json")`, absent keys taking the schema's defaults), so that data kept as JSON (the
 population database's citizen records) is encoded without building the model again.
+`compile_datum_writer` does the same for a record's datum form (the dict fastavro and
+`databus.avro_reader` decode to: dates, datetimes, UUIDs, enum symbols), and
+`compile_datum_field_writer` writes each field of a datum separately (the sector router joins a
+citizen's fields into each sector's projection).
 """
 
 from __future__ import annotations
@@ -55,9 +59,11 @@ def _json_days(value: str) -> int:
 class _Compiler:
     """Generates the source of one writer function per named record of a schema."""
 
-    def __init__(self, *, json_form: bool = False) -> None:
+    def __init__(self, *, json_form: bool = False, datum_form: bool = False) -> None:
         self.json_form = json_form
         """Read JSON-form dicts (keys, ISO dates and times) instead of model attributes."""
+        self.datum_form = datum_form
+        """Read datum-form dicts (keys; dates, datetimes, UUIDs, enum symbols as values)."""
         self.named: dict[str, Any] = {}
         self.functions: dict[str, list[str]] = {}
         self.constants: dict[str, Any] = {}
@@ -90,7 +96,7 @@ class _Compiler:
     def read(self, field: dict[str, Any]) -> str:
         """The expression that reads one field of the record `o`."""
         name = field["name"]
-        if not self.json_form:
+        if not (self.json_form or self.datum_form):
             return f"o.{name}"
         default = field.get("default", _NO_DEFAULT)
         if default is _NO_DEFAULT:
@@ -150,7 +156,12 @@ class _Compiler:
 
     def primitive(self, kind: str, var: str, ind: str) -> list[str]:
         if kind == "string":
-            return [f"{ind}b_ = {var}.encode()", f"{ind}out += zigzag(len(b_))", f"{ind}out += b_"]
+            return [  # a length below 64 is one byte: no call
+                f"{ind}b_ = {var}.encode()",
+                f"{ind}n_ = len(b_)",
+                f"{ind}out += _SMALL[n_] if n_ < 64 else zigzag(n_)",
+                f"{ind}out += b_",
+            ]
         if kind == "bytes":
             if self.json_form:
                 raise TypeError("Avro bytes have no JSON form here")
@@ -178,8 +189,8 @@ class _Compiler:
             ]
         if not all(isinstance(b, dict) and b.get("type") == "record" for b in branches):
             raise TypeError("only [null, T] unions and unions of records are supported")
-        if self.json_form:
-            raise TypeError("a union of records has no JSON form to tell its branch by")
+        if self.json_form or self.datum_form:
+            raise TypeError("a union of records has no dict form to tell its branch by")
         lines = [f"{ind}t_ = type({var}).__name__"]
         for index, branch in enumerate(branches):
             keyword = "if" if index == 0 else "elif"
@@ -203,21 +214,53 @@ def compile_json_writer(schema: dict[str, Any]) -> Writer:
     return _compile(schema, _Compiler(json_form=True))
 
 
+def compile_datum_writer(schema: dict[str, Any]) -> Writer:
+    """A function `(datum, out: bytearray) -> None`: the record's datum form (the dict
+    `fastavro.schemaless_reader` returns; absent keys meaning the schema's defaults) as Avro
+    binary, the same bytes `compile_writer` writes for the equal model."""
+    return _compile(schema, _Compiler(datum_form=True))
+
+
+FieldWriter = Callable[[Any], list[bytes]]
+
+
+def compile_datum_field_writer(schema: dict[str, Any]) -> FieldWriter:
+    """A function `(datum) -> list[bytes]`: the Avro binary of each field of the record's datum
+    form, in schema order (their concatenation is what `compile_datum_writer` writes)."""
+    compiler = _Compiler(datum_form=True)
+    ns = schema.get("namespace", "")
+    body = ["def fields_(o):", "    r = []"]
+    for field in schema["fields"]:
+        body.append("    out = bytearray()")
+        body.append(f"    v = {compiler.read(field)}")
+        body.extend(compiler.emit(field["type"], "v", ns, "    "))
+        body.append("    r.append(bytes(out))")
+    body.append("    return r")
+    compiler.functions["fields_"] = body
+    field_writer: FieldWriter = _load(schema, compiler, "fields_")
+    return field_writer
+
+
 def _compile(schema: dict[str, Any], compiler: _Compiler) -> Writer:
     entry = compiler.record(schema, schema.get("namespace", ""))
+    writer: Writer = _load(schema, compiler, entry)
+    return writer
+
+
+def _load(schema: dict[str, Any], compiler: _Compiler, entry: str) -> Any:
     source = "\n\n".join("\n".join(lines) for lines in compiler.functions.values())
     namespace: dict[str, Any] = {
         "zigzag": zigzag,
+        "_SMALL": _SMALL,
         "_micros": _micros,
         "_json_micros": _json_micros,
         "_json_days": _json_days,
         "_pack_double": _pack_double,
         **compiler.constants,
     }
-    kind = "avro json writer" if compiler.json_form else "avro writer"
-    exec(compile(source, f"<{kind} {schema['name']}>", "exec"), namespace)
-    writer: Writer = namespace[entry]
-    return writer
+    form = "json " if compiler.json_form else "datum " if compiler.datum_form else ""
+    exec(compile(source, f"<avro {form}writer {schema['name']}>", "exec"), namespace)
+    return namespace[entry]
 
 
 def encode(writer: Writer, model: Any) -> bytes:
