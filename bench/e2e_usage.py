@@ -172,7 +172,7 @@ def usage_table(usage_by_rate: dict[float, dict[str, Usage]]) -> list[str]:
         cells = ""
         for rate in rates:
             found = usage_by_rate[rate].get(name)
-            cell = f"{found.cpu_share:.2f}, {found.peak_pss_mib:,.0f}" if found else "-"
+            cell = f"{found.cpu_share:5.2f}, {found.peak_pss_mib:>6,.0f}" if found else "-"
             cells += f"  {cell:>18}"
         lines.append(f"    {name:<{width}}{cells}")
     total = "".join(
