@@ -126,7 +126,8 @@ def rate_row(rate: float, measured: PathRun, warmup: float, grace: float) -> Rat
 def _print_rows(rows: list[RateRow]) -> None:
     print(
         f"    {'rate/s':>7} {'sent/s':>7} {'events':>7} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'p99.9 ms':>8} {'max ms':>8} {'p50 1st->last 3rd':>19} {'drain s':>7}  kept up"
+        f"{'p99.9 ms':>8} {'max ms':>8} {'p50 1st->last 3rd':>19} {'drain s':>7} {'missing':>7}"
+        "  kept up"
     )
     for r in rows:
         thirds = f"{r.p50_first_third_ms:,.0f} -> {r.p50_last_third_ms:,.0f}"
@@ -134,7 +135,7 @@ def _print_rows(rows: list[RateRow]) -> None:
         print(
             f"    {r.rate:>7,.0f} {r.sent_rate:>7,.0f} {r.measured:>7,} {r.p50_ms:>8,.1f} "
             f"{r.p99_ms:>8,.1f} {r.p999_ms:>8,.1f} {r.max_ms:>8,.1f} {thirds:>19} "
-            f"{r.drain_s:>7.1f}  {verdict}"
+            f"{r.drain_s:>7.1f} {r.missing:>7,}  {verdict}"
         )
 
 
@@ -179,6 +180,11 @@ def sweep(args: argparse.Namespace) -> None:
         f" last third <= {GROWTH_FACTOR:g} x first third + {GROWTH_MS:g} ms:"
     )
     _print_rows(rows)
+    if any(r.missing for r in rows):
+        print(
+            f"  missing: rows not committed within {DRAIN_SECONDS:.0f} s of the last publish;"
+            " the percentiles leave them out, so they understate that rate's latency"
+        )
     print("  CPU share (1.00 = one core) and peak memory (PSS, MiB) while publishing:")
     for line in usage_table({r.rate: r.usage for r in rows}):
         print(line)
