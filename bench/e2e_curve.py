@@ -17,7 +17,7 @@ Kept up, at a rate, means all three of:
 2. every published event's sector row was committed within G seconds (default 5) of the last
    publish call: the backlog at the end drains in G seconds;
 3. the latency did not grow over the run: the p50 of the last third of the measured events
-   (by publish time) is at most 1.5 x the p50 of the first third + 50 ms. A path that falls
+   (by publish time) is at most 1.1 x the p50 of the first third + 50 ms. A path that falls
    behind builds a queue, so its latency grows with the time published.
 """
 
@@ -49,7 +49,7 @@ from databus.settings import Settings
 PLOT = PROJECT_ROOT / "docs" / "e2e-saturation.png"
 GRACE_SECONDS = 5.0
 HELD_RATE = 0.95
-GROWTH_FACTOR = 1.5
+GROWTH_FACTOR = 1.1
 GROWTH_MS = 50.0
 
 
@@ -204,7 +204,12 @@ def _write(args: argparse.Namespace, rows: list[RateRow], kafka: KafkaLatency) -
         f"--warmup {args.warmup:g} --grace {args.grace:g} --sector {args.sector}"
     )
     plot_path: Path = args.plot
-    plot(rows, kafka, plot_path, seconds=args.seconds, machine_name=machine())
+    note = (
+        f"did not keep up: sent below {HELD_RATE:.0%} of the rate, or a row not committed within"
+        f" {args.grace:g} s of the last publish, or p50 of the last third >"
+        f" {GROWTH_FACTOR:g} x the first third's + {GROWTH_MS:g} ms"
+    )
+    plot(rows, kafka, plot_path, seconds=args.seconds, machine_name=machine(), note=note)
     path = write_result(
         "e2e-curve",
         f"publish -> sector row committed, p99 latency (ms) at {head.rate:,.0f} events/s",
