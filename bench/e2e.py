@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -240,7 +240,7 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 
 
 def _publish_paced(
-    settings: Settings, events: list[dict[str, Any]], rate: float, components: list[Component]
+    settings: Settings, events: Iterable[dict[str, Any]], rate: float, components: list[Component]
 ) -> tuple[dict[str, float], float]:
     """Publish at `rate`/s; (PIN -> time of its publish call, seconds it took)."""
     published: dict[str, float] = {}
@@ -383,7 +383,7 @@ def run_path(
     sector: str,
     server: str,
     rate: float,
-    events: list[dict[str, Any]],
+    events: Iterable[dict[str, Any]],
     drain_seconds: float = DRAIN_SECONDS,
 ) -> PathRun:
     """On fresh topics and databases (named after the settings' topic prefix): start the

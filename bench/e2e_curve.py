@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,8 @@ class RateRow:
     kept_up: bool
     why_not: str
     usage: dict[str, Usage]
+    load_average: float = math.nan
+    """The machine's 1-minute load average when the rate started (others' work shows here)."""
 
 
 def rate_row(rate: float, measured: PathRun, warmup: float, grace: float) -> RateRow:
@@ -169,9 +172,11 @@ def sweep(args: argparse.Namespace) -> None:
         settings = Settings(topic_prefix=f"bench.e2e.{uuid.uuid4().hex[:8]}.")
         server = server_url(args.database_url, settings)
         count = int(rate * args.seconds)
-        print(f"  {rate:,.0f}/s: {count:,} births ...", flush=True)
-        measured = run_path(settings, args.sector, server, rate, list(births(count)))
-        rows.append(rate_row(rate, measured, args.warmup, args.grace))
+        load = os.getloadavg()[0]
+        print(f"  {rate:,.0f}/s: {count:,} births (load average {load:.1f}) ...", flush=True)
+        # made while publishing (28 us each), not held: 600,000 births would take ~3 GB
+        measured = run_path(settings, args.sector, server, rate, births(count))
+        rows.append(replace(rate_row(rate, measured, args.warmup, args.grace), load_average=load))
         _print_rows(rows[-1:])
     kafka = measure_kafka(settings)
     print(

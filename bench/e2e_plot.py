@@ -60,8 +60,9 @@ def plot(
             [r.p50_ms for r in behind] + [r.p99_ms for r in behind],
             "x",
             color="red",
-            ms=13,
-            mew=3,
+            alpha=0.75,
+            ms=12,
+            mew=2.5,
             ls="none",
             label="did not keep up",
         )
