@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.e2e [--rate R] [--seconds S] [--warmup W] [--sector SECTOR]
                                   [--database-url URL] [--results DIR]
+    .venv/bin/python -m bench.e2e --rates R1,R2,... [--seconds S] ...   (bench/e2e_curve.py)
 
 Needs Kafka, the registry and PostgreSQL (`databus stack up --all`). In one run, on fresh
 topics and two fresh PostgreSQL databases (the population database and the sector's):
@@ -19,7 +20,11 @@ topics and two fresh PostgreSQL databases (the population database and the secto
 4. prints p50, p99, p99.9 and the maximum of publish → sector row committed, over the events
    published after the first W seconds (warm-up), beside the same percentiles of Kafka's own
    `EndToEndLatency` tool (one produce → consume hop on the same broker, acks=all), measured in
-   the same run; writes `e2e.json`.
+   the same run, and each process's CPU share and peak memory while publishing
+   (bench/e2e_usage.py); writes `e2e.json`.
+
+With `--rates`, runs 2-4 once per rate on a fresh path and draws the saturation curve
+(bench/e2e_curve.py).
 
 The target (DESIGN.md §10): at 1,000 events/s for 5 minutes, p50 <= 50 ms and p99 <= 250 ms.
 """
@@ -38,9 +43,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +54,7 @@ import psycopg
 from sqlalchemy import create_engine
 
 from bench.common import RESULTS, machine, write_result
+from bench.e2e_usage import Part, Usage, UsageSampler, usage_table
 from bench.stack import (
     bench_topics,
     component_env,
@@ -234,7 +240,7 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 
 
 def _publish_paced(
-    settings: Settings, events: list[dict[str, Any]], rate: float, components: list[Component]
+    settings: Settings, events: Iterable[dict[str, Any]], rate: float, components: list[Component]
 ) -> tuple[dict[str, float], float]:
     """Publish at `rate`/s; (PIN -> time of its publish call, seconds it took)."""
     published: dict[str, float] = {}
@@ -302,15 +308,25 @@ def kafka_end_to_end(settings: Settings, topic: str, messages: int) -> KafkaLate
 
 
 @dataclass
-class E2eRun:
-    """What one run measured."""
+class PathRun:
+    """What one run of the path at one rate measured."""
 
     published: dict[str, float]
+    """PIN -> time of its publish call (monotonic)."""
     seen: dict[str, float]
+    """PIN -> when its sector row was first seen committed (monotonic)."""
     publish_seconds: float
-    kafka: KafkaLatency
     stages: dict[str, float]
     """Median ms from the publish call to each stage's own time stamp (wall clock)."""
+    usage: dict[str, Usage]
+    """Per process (the path's components, the broker, PostgreSQL, ...), while publishing."""
+
+
+@dataclass
+class E2eRun(PathRun):
+    """One run of the path, with Kafka's one hop measured in the same run."""
+
+    kafka: KafkaLatency
 
 
 def _stage_medians(published: dict[str, float], npd_url: str, sector_url: str) -> dict[str, float]:
@@ -350,11 +366,31 @@ def _prepare_databases(npd_url: str, sector_url: str) -> None:
         conn.execute(_TRIGGER)
 
 
-def run(args: argparse.Namespace, settings: Settings, events: list[dict[str, Any]]) -> E2eRun:
-    """Set up, run the path under load, measure Kafka's one hop; clean up."""
+def _usage_parts(settings: Settings, components: list[Component]) -> list[Part]:
+    """The path's components, the stack's broker, registry and PostgreSQL (when this stack
+    runs them: their pids are in its state file) and this process (publisher and watcher)."""
+    parts = [Part(c.name, c.process.pid) for c in components]
+    state = StackState.load(settings.stack_dir)
+    for name in ("kafka", "registry", "postgres"):
+        if state and name in state.parts and Path(f"/proc/{state.parts[name].pid}").exists():
+            parts.append(Part(name, state.parts[name].pid))
+    parts.append(Part("bench (publisher, watcher)", os.getpid(), tree=False))
+    return parts
+
+
+def run_path(
+    settings: Settings,
+    sector: str,
+    server: str,
+    rate: float,
+    events: Iterable[dict[str, Any]],
+    drain_seconds: float = DRAIN_SECONDS,
+) -> PathRun:
+    """On fresh topics and databases (named after the settings' topic prefix): start the
+    path, publish `events` at `rate`/s, wait up to `drain_seconds` for the last rows; stop
+    the path and drop its topics and databases."""
     run_id = settings.topic_prefix.split(".")[-2]
     names = [spec.name for spec in Topics.from_settings(settings).specs()]
-    server = server_url(args.database_url, settings)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-e2e-")))
         stack.enter_context(bench_topics(settings, names))
@@ -364,12 +400,13 @@ def run(args: argparse.Namespace, settings: Settings, events: list[dict[str, Any
         watcher = Watcher(psycopg_dsn(sector_url))
         thread = threading.Thread(target=watcher.run, daemon=True)
         thread.start()
-        with running_path(settings, args.sector, npd_url, sector_url, workdir) as components:
+        with running_path(settings, sector, npd_url, sector_url, workdir) as components:
             time.sleep(8.0)  # the faust workers join their groups
             for component in components:
                 component.check()
-            published, took = _publish_paced(settings, events, args.rate, components)
-            deadline = time.monotonic() + DRAIN_SECONDS
+            with UsageSampler(_usage_parts(settings, components)) as sampler:
+                published, took = _publish_paced(settings, events, rate, components)
+            deadline = time.monotonic() + drain_seconds
             while len(watcher.seen) < len(published) and time.monotonic() < deadline:
                 time.sleep(0.2)
             watcher.stop.set()
@@ -377,10 +414,24 @@ def run(args: argparse.Namespace, settings: Settings, events: list[dict[str, Any
         if watcher.error is not None:
             raise SystemExit(f"watcher failed: {watcher.error!r}")
         stages = _stage_medians(published, npd_url, sector_url)
-        latency_topic = f"{settings.topic_prefix}e2e-latency"
-        kafka = kafka_end_to_end(settings, latency_topic, 5000)
+    return PathRun(published, dict(watcher.seen), took, stages, sampler.result)
+
+
+def measure_kafka(settings: Settings, messages: int = 5000) -> KafkaLatency:
+    """Kafka's one hop on a topic of its own (created by the tool, deleted here)."""
+    latency_topic = f"{settings.topic_prefix}e2e-latency"
+    try:
+        return kafka_end_to_end(settings, latency_topic, messages)
+    finally:
         delete_topics(settings.endpoints.bootstrap_servers, [latency_topic])
-    return E2eRun(published, dict(watcher.seen), took, kafka, stages)
+
+
+def run(args: argparse.Namespace, settings: Settings, events: list[dict[str, Any]]) -> E2eRun:
+    """Set up, run the path under load, measure Kafka's one hop; clean up."""
+    server = server_url(args.database_url, settings)
+    path = run_path(settings, args.sector, server, args.rate, events)
+    kafka = measure_kafka(settings)
+    return E2eRun(**vars(path), kafka=kafka)
 
 
 def report(args: argparse.Namespace, measured: E2eRun) -> None:
@@ -408,6 +459,9 @@ def report(args: argparse.Namespace, measured: E2eRun) -> None:
     )
     if kafka.p99:
         print(f"  ratio ours / Kafka one hop at p99 = {p99 / kafka.p99:.1f}")
+    print("  CPU share (1.00 = one core) and peak memory (PSS, MiB) while publishing:")
+    for line in usage_table({args.rate: measured.usage}):
+        print(line)
     met = p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS and missing == 0
     print(
         f"  target p50 <= {TARGET_P50_MS:.0f} ms and p99 <= {TARGET_P99_MS:.0f} ms: "
@@ -435,6 +489,10 @@ def report(args: argparse.Namespace, measured: E2eRun) -> None:
         max_ms=round(worst, 1),
         kafka_one_hop_ms={"p50": kafka.p50, "p99": kafka.p99, "p99.9": kafka.p999},
         stage_medians_ms={k: round(v, 1) for k, v in measured.stages.items()},
+        usage={
+            name: {k: round(v, 2) for k, v in asdict(u).items()}
+            for name, u in measured.usage.items()
+        },
         target={"p50_ms": TARGET_P50_MS, "p99_ms": TARGET_P99_MS},
     )
     print(f"  wrote {path}")
@@ -442,14 +500,35 @@ def report(args: argparse.Namespace, measured: E2eRun) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second")
+    parser.add_argument(
+        "--rates",
+        help="comma-separated rates (events/s): the saturation curve, each rate its own run"
+        " (bench/e2e_curve.py); writes e2e-curve.json and the plot",
+    )
     parser.add_argument("--seconds", type=float, default=300.0, help="how long to publish")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds left out")
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=5.0,
+        help="--rates: seconds after the last publish within which every row must be committed"
+        " for the rate to count as kept up",
+    )
+    parser.add_argument("--plot", type=Path, help="--rates: the PNG to draw")
     parser.add_argument("--sector", default="social-insurance")
     parser.add_argument("--database-url", help="PostgreSQL server (default: the local stack's)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write e2e.json")
     args = parser.parse_args()
+    if args.rates:
+        from bench.e2e_curve import PLOT, sweep  # the curve builds on this module
+
+        args.plot = args.plot or PLOT
+        sweep(args)
+        return
     settings = Settings(topic_prefix=f"bench.e2e.{uuid.uuid4().hex[:8]}.")
     count = int(args.rate * args.seconds)
     print(

@@ -31,6 +31,9 @@ class BenchCase:
     """Result fields that must be > 0."""
     equal: dict[str, Any] = field(default_factory=dict)
     postgres: bool = True
+    module: str = ""
+    """bench.<module> when the result's name is not the module's; `{tmp}` in args is the
+    test's temporary directory."""
 
 
 CASES = [
@@ -85,6 +88,13 @@ CASES = [
         {"missing": 0},
     ),
     BenchCase(
+        "e2e-curve",
+        ["--rates", "50,100", "--seconds", "5", "--warmup", "1", "--plot", "{tmp}/curve.png"],
+        ["kept up", "CPU share", "population-sync", "Kafka EndToEndLatency", "command:"],
+        ["ours"],
+        module="e2e",
+    ),
+    BenchCase(
         "monitor",
         ["--groups", "20", "--partitions", "100", "--topics", "20", "--collections", "1"],
         [
@@ -108,7 +118,8 @@ def test_bench_runs_and_writes_its_result(
         "DATABUS_REGISTRY_URL": local_stack.registry_url,
         "DATABUS_BOOTSTRAP_SERVERS": local_stack.bootstrap,
     }
-    command = [sys.executable, "-m", f"bench.{case.name}", *case.args]
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in case.args]
+    command = [sys.executable, "-m", f"bench.{case.module or case.name}", *args]
     command += ["--results", str(tmp_path)]
     if case.postgres:
         command += ["--database-url", local_stack.database_url("postgres")]
@@ -131,3 +142,7 @@ def test_bench_runs_and_writes_its_result(
         assert written[key] > 0, key
     for key, value in case.equal.items():
         assert written[key] == value, key
+    if case.name == "e2e-curve":
+        assert [row["rate"] for row in written["rows"]] == [50, 100]
+        assert all(row["usage"]["sink"]["cpu_share"] > 0 for row in written["rows"])
+        assert (tmp_path / "curve.png").stat().st_size > 10_000
