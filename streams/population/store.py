@@ -76,6 +76,16 @@ class BatchStore:
         self.lineage_rows: list[dict[str, Any]] = []
         self.changes: list[AppliedChange] = []
         self.rekeys: list[tuple[str, str]] = []
+        self._ids: dict[int, tuple[Event, str]] = {}
+
+    def event_id(self, event: Event) -> str:
+        """`str(event.event_id)`, made once per event and batch (a UUID's text is costly and
+        every row an event writes carries it). Keyed by the object, which the entry keeps
+        alive, so the key is never reused by another event."""
+        found = self._ids.get(id(event))
+        if found is None:
+            found = self._ids[id(event)] = (event, str(event.event_id))
+        return found[1]
 
     def one_of(self, column: Any, values: Iterable[str]) -> ColumnElement[bool]:
         """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter, so the
@@ -99,8 +109,8 @@ class BatchStore:
             pins.update(c.pin for c in found)
         pins |= {str(e.payload.old_pin) for e in events if e.event_type == "PinReestablished"}
         self.locks.lock(pins)
-        self.locks.lock_events(str(e.event_id) for e in events if not e.subject_pin)
-        ids = [str(e.event_id) for e in events]
+        self.locks.lock_events(self.event_id(e) for e in events if not e.subject_pin)
+        ids = [self.event_id(e) for e in events]
         self.seen = set(
             self.conn.scalars(
                 select(applied_events.c.event_id).where(self.one_of(applied_events.c.event_id, ids))
@@ -229,7 +239,7 @@ class BatchStore:
             "pin": self.resolve(change.pin),
             "field": change.field,
             "value": change.value,
-            "event_id": str(event.event_id),
+            "event_id": self.event_id(event),
             "occurred_at": event.occurred_at,
             "active": True,
             "_order": len(self.new_facts),
@@ -312,10 +322,11 @@ class BatchStore:
         return found[0] if found else None
 
     def record_applied(self, event: Event, outcome: str, version: int | None) -> None:
-        self.applied_types[str(event.event_id)] = event.event_type
+        event_id = self.event_id(event)
+        self.applied_types[event_id] = event.event_type
         self.applied_rows.append(
             {
-                "event_id": str(event.event_id),
+                "event_id": event_id,
                 "pin": event.subject_pin or "",
                 "event_type": event.event_type,
                 "source": event.source,
