@@ -40,7 +40,8 @@ from streams.population.locks import CitizenLocks
 from streams.population.model import AppliedChange, CitizenState, OutboxWriter
 from streams.population.rules import Fact, aware
 
-_FACT_COLUMNS = frozenset(c.name for c in field_facts.columns)
+_FACT_NAMES = ("pin", "field", "value", "event_id", "occurred_at", "active")
+"""The columns of a new fact (`add_fact`); its other keys (`_order`, ...) stay in memory."""
 _STORED = -1_000_000_000
 """`_order` of stored facts: before any fact of this batch with the same time."""
 
@@ -365,12 +366,13 @@ class BatchStore:
                 .values(active=False),
                 [{"target": e, "name": f} for e, f in sorted(self.switched_fields)],
             )
-        facts = [{k: v for k, v in f.items() if k in _FACT_COLUMNS} for f in self.new_facts]
-        for fact in facts:  # facts added before a re-establishment in this batch follow it
-            fact["pin"] = self.resolve(fact["pin"])
-            if self.is_off(fact["event_id"], fact["field"]):
-                fact["active"] = False
-        append_rows(conn, field_facts, facts)
+        facts: list[Fact] = []
+        for fact in self.new_facts:  # the COPY takes the table's columns, not the "_" keys
+            pin = self.resolve(fact["pin"])  # a re-establishment in this batch: it follows
+            off = self.is_off(fact["event_id"], fact["field"])
+            changed = pin != fact["pin"] or off  # then a copy: the batch's facts stay as they were
+            facts.append({**fact, "pin": pin, "active": not off} if changed else fact)
+        append_rows(conn, field_facts, facts, _FACT_NAMES)
         upsert_citizens(
             conn,
             [
@@ -400,14 +402,22 @@ class BatchStore:
             outbox.write(conn, self.changes)
 
 
-def append_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows (all with the same keys): one COPY on PostgreSQL, executemany elsewhere."""
+def append_rows(
+    conn: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    names: Sequence[str] | None = None,
+) -> None:
+    """Insert rows (all with the same keys; the columns `names` of them if given): one COPY
+    on PostgreSQL, executemany elsewhere."""
     if not rows:
         return
     if conn.dialect.name != "postgresql":
+        if names is not None:
+            rows = [{name: row[name] for name in names} for row in rows]
         conn.execute(insert(table), rows)
         return
-    copy_rows(driver(conn), table, rows)
+    copy_rows(driver(conn), table, rows, names=names)
 
 
 _CITIZENS_STAGE = citizens.to_metadata(MetaData(), name="citizens_stage")
