@@ -359,7 +359,7 @@ class _Batch:
             citizen = store.get(pin)
             if citizen is None:  # a parent who is not a citizen of this database
                 continue
-            placed = rules.place(change.field, citizen.times.get(change.field), when)
+            placed = rules.place(change.field, citizen.times.get(change.field), when, when_text)
             if placed == "late":
                 late.setdefault(pin, set()).add(change.field)
                 continue
