@@ -63,6 +63,9 @@ class BatchStore:
         self.target_facts: dict[str, list[tuple[str, str]]] = {}
         """correction target -> the (pin, field) of its active facts, from the table."""
         self.targets_loaded: set[str] = set()
+        self.stored_facts: dict[str, list[Any]] = {}
+        """pin -> its active facts in the table (all fields), preloaded for the citizens that
+        the batch's corrections and annulments touch (`active_facts` queries the others)."""
         self.early_facts: dict[str, list[Fact]] = {}
         self.early_loaded: set[str] = set()
         # what the batch produced
@@ -118,7 +121,7 @@ class BatchStore:
             )
         )
         self._load_citizens(pins)
-        self._load_targets(events)
+        self._load_targets(events, changes)
 
     def _load_citizens(self, pins: set[str]) -> None:
         if not pins:
@@ -138,7 +141,7 @@ class BatchStore:
         for pin in wanted:
             self.citizens.setdefault(pin, None)
 
-    def _load_targets(self, events: Sequence[Event]) -> None:
+    def _load_targets(self, events: Sequence[Event], changes: dict[str, list[FieldChange]]) -> None:
         """What corrections and annulments need of the events they target, in two queries."""
         targets = {
             str(e.corrects_event_id)
@@ -160,6 +163,31 @@ class BatchStore:
         ):
             self.target_facts.setdefault(row.event_id, []).append((row.pin, row.field))
         self.targets_loaded = targets
+        # The citizens whose fields they recompute: those of the targets' stored facts and of
+        # their own changes (as stored: a PIN re-established since is followed in memory).
+        pins = {pin for found in self.target_facts.values() for pin, _ in found}
+        for event in events:
+            if event.change_type is not ChangeType.CREATED:
+                pins.update(c.pin for c in changes.get(self.event_id(event), []))
+                pins.add(event.subject_pin or "")
+        pins = {self.resolve(p) for p in pins if p}
+        pins |= {old for old, new in self.links.items() if new in pins}
+        # Only PINs this transaction holds already: another's are read once locked, on demand.
+        pins = {p for p in pins if self.locks.holds(p)}
+        if not pins:
+            return
+        self.stored_facts = {pin: [] for pin in pins}
+        for row in self.conn.execute(
+            select(
+                field_facts.c.id,
+                field_facts.c.pin,
+                field_facts.c.field,
+                field_facts.c.value,
+                field_facts.c.event_id,
+                field_facts.c.occurred_at,
+            ).where(and_(self.one_of(field_facts.c.pin, pins), field_facts.c.active))
+        ):
+            self.stored_facts[row.pin].append(row)
 
     def load_early_facts(self, pins: set[str]) -> None:
         """Facts other events gave these PINs before they were citizens (a child names a parent)."""
@@ -256,21 +284,28 @@ class BatchStore:
         wanted = set(fields)
         # Facts of a PIN re-established in this batch are still under the old PIN in the table.
         owners = {pin} | {old for old, _ in self.rekeys if self.resolve(old) == pin}
-        rows = self.conn.execute(
-            select(
-                field_facts.c.id,
-                field_facts.c.field,
-                field_facts.c.value,
-                field_facts.c.event_id,
-                field_facts.c.occurred_at,
-            ).where(
-                and_(
-                    self.one_of(field_facts.c.pin, owners),
-                    self.one_of(field_facts.c.field, wanted),
-                    field_facts.c.active,
+        rows: Iterable[Any]
+        if owners <= self.stored_facts.keys():  # preloaded (the table does not change
+            # before the batch writes)
+            rows = [
+                row for owner in owners for row in self.stored_facts[owner] if row.field in wanted
+            ]
+        else:
+            rows = self.conn.execute(
+                select(
+                    field_facts.c.id,
+                    field_facts.c.field,
+                    field_facts.c.value,
+                    field_facts.c.event_id,
+                    field_facts.c.occurred_at,
+                ).where(
+                    and_(
+                        self.one_of(field_facts.c.pin, owners),
+                        self.one_of(field_facts.c.field, wanted),
+                        field_facts.c.active,
+                    )
                 )
             )
-        )
         out: dict[str, list[Fact]] = {}
         for row in rows:
             if not self.is_off(row.event_id, row.field):
