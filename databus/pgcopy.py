@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from pydantic_core import to_json
@@ -97,7 +97,7 @@ def copy_text(
         yield line(row)
 
 
-@cache
+@lru_cache(maxsize=256)  # bounded: a caller may make tables on the fly
 def _line_maker(table: Table, names: tuple[str, ...]) -> Callable[[], Callable[[Any], str]]:
     """A factory of COPY line formatters for rows of `table` with values under `names`: one
     function per (table, names) made once, with every column's formatting inlined (no loop
