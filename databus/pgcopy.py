@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic_core import to_json
@@ -91,29 +92,83 @@ def copy_text(
     table: Table, names: Sequence[str], rows: Iterable[Mapping[str, Any]]
 ) -> Iterable[str]:
     """COPY text lines of `rows` (values under `names`) for `table`."""
-    columns = [(name, formatter_for(table.c[name].type.dialect_impl(_PG))) for name in names]
-    json_null = {name for name in names if isinstance(table.c[name].type, JSON)}
+    line = _line_maker(table, tuple(names))()
     for row in rows:
-        yield (
-            "\t".join(
-                NULL if (value := row[name]) is None and name not in json_null else fmt(value)
-                for name, fmt in columns
+        yield line(row)
+
+
+@lru_cache(maxsize=256)  # bounded: a caller may make tables on the fly
+def _line_maker(table: Table, names: tuple[str, ...]) -> Callable[[], Callable[[Any], str]]:
+    """A factory of COPY line formatters for rows of `table` with values under `names`: one
+    function per (table, names) made once, with every column's formatting inlined (no loop
+    over the columns, no call but the formatter's own). Each call of the factory makes new
+    formatters, so the time formatters' memory is never shared between two COPYs."""
+    formatters = [formatter_for(table.c[name].type.dialect_impl(_PG)) for name in names]
+    kinds = []
+    for name, fmt in zip(names, formatters, strict=True):
+        nullable = not isinstance(table.c[name].type, JSON)  # JSON None is JSON null
+        if fmt is str:
+            kind = "str"
+        elif fmt is _text:
+            kind = "text"
+        elif fmt is _json or fmt is _bytes or fmt is _bool:
+            kind = fmt.__name__
+        else:
+            kind = "time"
+        kinds.append((nullable, kind))
+    body = []
+    for i, (name, (nullable, kind)) in enumerate(zip(names, kinds, strict=True)):
+        value = f"v{i}"
+        call = f"f{i}({value})"
+        if kind == "text":  # most text needs no escaping: no call then
+            call = (
+                f"({value} if type({value}) is str and {value}.isprintable() "
+                f"and BACKSLASH not in {value} else _text({value}))"
             )
-            + "\n"
+        body.append(f"        {value} = row[{name!r}]")
+        body.append(
+            f"        s{i} = " + (f"NULL if {value} is None else {call}" if nullable else call)
         )
+    fields = "\\t".join(f"{{s{i}}}" for i in range(len(names)))
+    arguments = ", ".join(f"f{i}" for i in range(len(names)))
+    source = (
+        f"def make({arguments}):\n"
+        "    def line(row):\n" + "\n".join(body) + f'\n        return f"{fields}\\n"\n'
+        "    return line\n"
+    )
+    scope: dict[str, Any] = {"NULL": NULL, "_text": _text, "BACKSLASH": "\\"}
+    exec(compile(source, f"<copy line {table.name}>", "exec"), scope)
+    make = scope["make"]
+    timed = [i for i, (_, kind) in enumerate(kinds) if kind == "time"]
+
+    def factory() -> Callable[[Any], str]:
+        fresh = list(formatters)
+        for i in timed:
+            fresh[i] = _time_formatter()
+        line: Callable[[Any], str] = make(*fresh)
+        return line
+
+    return factory
 
 
 def copy_rows(
-    driver_connection: Any, table: Table, rows: Sequence[Mapping[str, Any]], *, name: str = ""
+    driver_connection: Any,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    name: str = "",
+    names: Sequence[str] | None = None,
 ) -> None:
-    """COPY `rows` (all with the same keys) into `table` (or the table called `name`) through a
-    psycopg connection, inside its current transaction. The text is made before the COPY
-    starts, so the server never waits on Python mid-statement."""
+    """COPY `rows` into `table` (or the table called `name`) through a psycopg connection,
+    inside its current transaction: the columns `names` (default: the first row's keys; the
+    rows may hold other keys, left out). The text is made before the COPY starts, so the
+    server never waits on Python mid-statement."""
     if not rows:
         return
-    names = list(rows[0])
-    text = "".join(copy_text(table, names, rows))
-    statement = f"COPY {name or table.name} ({', '.join(names)}) FROM STDIN"
+    columns = tuple(rows[0] if names is None else names)
+    line = _line_maker(table, columns)()
+    text = "".join([line(row) for row in rows])
+    statement = f"COPY {name or table.name} ({', '.join(columns)}) FROM STDIN"
     with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
         for start in range(0, len(text), _CHUNK):
             copy.write(text[start : start + _CHUNK])

@@ -177,7 +177,7 @@ class _Batch:
 
     def run(self, batch: Sequence[Incoming]) -> list[Outcome]:
         events = [i.event for i in batch]
-        self.store.load(events, {str(e.event_id): self._changes_of(e) for e in events})
+        self.store.load(events, {self.store.event_id(e): self._changes_of(e) for e in events})
         self.parking.load(batch)
         self.store.load_early_facts(
             {e.subject_pin or "" for e in events if e.event_type in UNPARKS}
@@ -189,7 +189,7 @@ class _Batch:
 
     def _changes_of(self, event: Event) -> list[FieldChange]:
         """`field_changes(event)`, computed once per event and batch."""
-        key = str(event.event_id)
+        key = self.store.event_id(event)
         found = self.field_changes.get(key)
         if found is None:
             found = self.field_changes[key] = field_changes(event)
@@ -197,8 +197,8 @@ class _Batch:
 
     def _one(self, incoming: Incoming) -> Outcome:
         event = incoming.event
-        event_id = str(event.event_id)
         store = self.store
+        event_id = store.event_id(event)
         self.met[event_id] += 1
         occurrence = (event_id, self.met[event_id])
         if event_id in store.seen:
@@ -262,7 +262,7 @@ class _Batch:
         citizen = store.get(pin)
         assert citizen is not None
         store.load_early_facts({pin})  # a creator that was parked is not in the preload
-        creator_id = str(creator.event_id)
+        creator_id = store.event_id(creator)
         early = store.early_facts.pop(pin, []) + [
             f for f in store.facts_by_pin.get(pin, []) if f["event_id"] != creator_id
         ]
@@ -349,6 +349,7 @@ class _Batch:
         event = incoming.event
         store = self.store
         when = rules.aware(event.occurred_at)
+        when_text = when.isoformat()
         changed: dict[str, set[str]] = {k: set(v) for k, v in (also_changed or {}).items()}
         late: dict[str, set[str]] = {}
         history: dict[str, set[str]] = {}
@@ -358,7 +359,7 @@ class _Batch:
             citizen = store.get(pin)
             if citizen is None:  # a parent who is not a citizen of this database
                 continue
-            placed = rules.place(change.field, citizen.times.get(change.field), when)
+            placed = rules.place(change.field, citizen.times.get(change.field), when, when_text)
             if placed == "late":
                 late.setdefault(pin, set()).add(change.field)
                 continue
@@ -366,7 +367,7 @@ class _Batch:
                 history.setdefault(pin, set()).add(change.field)
                 continue
             value = rules.new_value(change.field, citizen.record.get(change.field), change.value)
-            _set_time(citizen, change.field, when)
+            _set_time_text(citizen, change.field, when_text)
             if citizen.record.get(change.field, DEFAULTS.get(change.field)) != value:
                 citizen.record[change.field] = value
                 changed.setdefault(pin, set()).add(change.field)
@@ -393,6 +394,8 @@ class _Batch:
         """Versions, lineage, the applied-event row and the PopulationChanges of one event."""
         event = incoming.event
         store = self.store
+        event_id = store.event_id(event)
+        action = _action(event.change_type)
         for pin, fields in history.items():
             citizen = store.get(pin)
             assert citizen is not None
@@ -415,18 +418,17 @@ class _Batch:
                 citizen.version += 1
                 citizen.dirty = True
                 result.append(self._change(citizen, event, sorted(fields_changed)))
-            for name in sorted(fields_changed | late.get(pin, set())):
+            late_here = late.get(pin, set())
+            for name in sorted(fields_changed | late_here):
                 store.lineage_rows.append(
                     {
                         "pin": pin,
                         "version": citizen.version,
                         "field": name,
-                        "event_id": str(event.event_id),
+                        "event_id": event_id,
                         "event_type": event.event_type,
                         "source": event.source,
-                        "action": "late"
-                        if name in late.get(pin, set())
-                        else _action(event.change_type),
+                        "action": "late" if name in late_here else action,
                         "occurred_at": event.occurred_at,
                         "applied_at": store.now,
                     }
@@ -445,7 +447,7 @@ class _Batch:
         changed: set[str] = set()
         late: set[str] = set()
         facts = self.store.active_facts(citizen.pin, fields)
-        event_id = str(event.event_id)
+        event_id = self.store.event_id(event)
         for name in fields:
             value, newest, lost = rules.settle(name, facts.get(name, []), event_id)
             if lost:
@@ -460,7 +462,12 @@ class _Batch:
 
     def _change(self, citizen: CitizenState, event: Event, changed: list[str]) -> AppliedChange:
         return self._change_of(
-            citizen, event.event_id, event.event_type, event.source, event.occurred_at, changed
+            citizen,
+            self.store.event_id(event),
+            event.event_type,
+            event.source,
+            event.occurred_at,
+            changed,
         )
 
     def _change_of(
@@ -497,7 +504,11 @@ def _check(admission: rules.Admission | rules.Refusal | None) -> Any:
 def _set_time(citizen: CitizenState, field: str, when: datetime | None) -> None:
     """Keep the time of the field's value; a changed time is written even when the value
     stays (it decides what a later, older event may overwrite)."""
-    time = None if when is None else _iso(when)
+    _set_time_text(citizen, field, None if when is None else _iso(when))
+
+
+def _set_time_text(citizen: CitizenState, field: str, time: str | None) -> None:
+    """`_set_time` with the time's ISO text at hand."""
     if citizen.times.get(field) != time:
         if time is None:
             del citizen.times[field]

@@ -63,6 +63,10 @@ class CitizenLocks:
             self.conn.execute(_LOCK_PINS, {"keys": keys})
             self.held.update(keys)
 
+    def holds(self, pin: str) -> bool:
+        """Whether this transaction holds the lock of `pin` (always, without locks)."""
+        return not self.enabled or pin_key(pin) in self.held
+
     def lock_events(self, event_ids: Iterable[str]) -> None:
         """Lock events that name no citizen (reference data), by their ids."""
         if not self.enabled:

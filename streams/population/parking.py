@@ -43,7 +43,7 @@ class Parking:
         """Which of the batch's events are parked already (a replay after a crash brings them
         again), and what waits for the PINs the batch creates: two queries."""
         store = self.store
-        ids = [str(i.event.event_id) for i in batch]
+        ids = [store.event_id(i.event) for i in batch]
         self._ids = set(
             store.conn.scalars(
                 select(parked_events.c.event_id).where(store.one_of(parked_events.c.event_id, ids))
@@ -69,7 +69,7 @@ class Parking:
 
     def park(self, incoming: Incoming) -> None:
         """Keep `incoming` until its PIN exists (once, whatever the replays)."""
-        event_id = str(incoming.event.event_id)
+        event_id = self.store.event_id(incoming.event)
         if event_id not in self._ids:
             self._ids.add(event_id)
             self.parked.append(incoming)

@@ -172,9 +172,16 @@ Placement = Literal["set", "late", "history"]
 is an older element of a list field (its place needs the field's history)."""
 
 
-def place(field: str, current_time: str | None, when: datetime) -> Placement:
-    """Where a CREATED event's fact for `field` lands, given the time of the field's value."""
-    newer = current_time is None or when >= datetime.fromisoformat(current_time)
+def place(
+    field: str, current_time: str | None, when: datetime, when_text: str | None = None
+) -> Placement:
+    """Where a CREATED event's fact for `field` lands, given the time of the field's value
+    (`when_text`: `when`'s ISO text if at hand; the same text is the same time, no parse)."""
+    newer = (
+        current_time is None
+        or current_time == when_text
+        or when >= datetime.fromisoformat(current_time)
+    )
     if newer:
         return "set"
     return "history" if field in MULTI_VALUED else "late"

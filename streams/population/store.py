@@ -40,7 +40,8 @@ from streams.population.locks import CitizenLocks
 from streams.population.model import AppliedChange, CitizenState, OutboxWriter
 from streams.population.rules import Fact, aware
 
-_FACT_COLUMNS = frozenset(c.name for c in field_facts.columns)
+_FACT_NAMES = ("pin", "field", "value", "event_id", "occurred_at", "active")
+"""The columns of a new fact (`add_fact`); its other keys (`_order`, ...) stay in memory."""
 _STORED = -1_000_000_000
 """`_order` of stored facts: before any fact of this batch with the same time."""
 
@@ -62,6 +63,9 @@ class BatchStore:
         self.target_facts: dict[str, list[tuple[str, str]]] = {}
         """correction target -> the (pin, field) of its active facts, from the table."""
         self.targets_loaded: set[str] = set()
+        self.stored_facts: dict[str, list[Any]] = {}
+        """pin -> its active facts in the table (all fields), preloaded for the citizens that
+        the batch's corrections and annulments touch (`active_facts` queries the others)."""
         self.early_facts: dict[str, list[Fact]] = {}
         self.early_loaded: set[str] = set()
         # what the batch produced
@@ -76,6 +80,16 @@ class BatchStore:
         self.lineage_rows: list[dict[str, Any]] = []
         self.changes: list[AppliedChange] = []
         self.rekeys: list[tuple[str, str]] = []
+        self._ids: dict[int, tuple[Event, str]] = {}
+
+    def event_id(self, event: Event) -> str:
+        """`str(event.event_id)`, made once per event and batch (a UUID's text is costly and
+        every row an event writes carries it). Keyed by the object, which the entry keeps
+        alive, so the key is never reused by another event."""
+        found = self._ids.get(id(event))
+        if found is None:
+            found = self._ids[id(event)] = (event, str(event.event_id))
+        return found[1]
 
     def one_of(self, column: Any, values: Iterable[str]) -> ColumnElement[bool]:
         """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter, so the
@@ -99,15 +113,15 @@ class BatchStore:
             pins.update(c.pin for c in found)
         pins |= {str(e.payload.old_pin) for e in events if e.event_type == "PinReestablished"}
         self.locks.lock(pins)
-        self.locks.lock_events(str(e.event_id) for e in events if not e.subject_pin)
-        ids = [str(e.event_id) for e in events]
+        self.locks.lock_events(self.event_id(e) for e in events if not e.subject_pin)
+        ids = [self.event_id(e) for e in events]
         self.seen = set(
             self.conn.scalars(
                 select(applied_events.c.event_id).where(self.one_of(applied_events.c.event_id, ids))
             )
         )
         self._load_citizens(pins)
-        self._load_targets(events)
+        self._load_targets(events, changes)
 
     def _load_citizens(self, pins: set[str]) -> None:
         if not pins:
@@ -127,7 +141,7 @@ class BatchStore:
         for pin in wanted:
             self.citizens.setdefault(pin, None)
 
-    def _load_targets(self, events: Sequence[Event]) -> None:
+    def _load_targets(self, events: Sequence[Event], changes: dict[str, list[FieldChange]]) -> None:
         """What corrections and annulments need of the events they target, in two queries."""
         targets = {
             str(e.corrects_event_id)
@@ -149,6 +163,31 @@ class BatchStore:
         ):
             self.target_facts.setdefault(row.event_id, []).append((row.pin, row.field))
         self.targets_loaded = targets
+        # The citizens whose fields they recompute: those of the targets' stored facts and of
+        # their own changes (as stored: a PIN re-established since is followed in memory).
+        pins = {pin for found in self.target_facts.values() for pin, _ in found}
+        for event in events:
+            if event.change_type is not ChangeType.CREATED:
+                pins.update(c.pin for c in changes.get(self.event_id(event), []))
+                pins.add(event.subject_pin or "")
+        pins = {self.resolve(p) for p in pins if p}
+        pins |= {old for old, new in self.links.items() if new in pins}
+        # Only PINs this transaction holds already: another's are read once locked, on demand.
+        pins = {p for p in pins if self.locks.holds(p)}
+        if not pins:
+            return
+        self.stored_facts = {pin: [] for pin in pins}
+        for row in self.conn.execute(
+            select(
+                field_facts.c.id,
+                field_facts.c.pin,
+                field_facts.c.field,
+                field_facts.c.value,
+                field_facts.c.event_id,
+                field_facts.c.occurred_at,
+            ).where(and_(self.one_of(field_facts.c.pin, pins), field_facts.c.active))
+        ):
+            self.stored_facts[row.pin].append(row)
 
     def load_early_facts(self, pins: set[str]) -> None:
         """Facts other events gave these PINs before they were citizens (a child names a parent)."""
@@ -229,7 +268,7 @@ class BatchStore:
             "pin": self.resolve(change.pin),
             "field": change.field,
             "value": change.value,
-            "event_id": str(event.event_id),
+            "event_id": self.event_id(event),
             "occurred_at": event.occurred_at,
             "active": True,
             "_order": len(self.new_facts),
@@ -245,21 +284,28 @@ class BatchStore:
         wanted = set(fields)
         # Facts of a PIN re-established in this batch are still under the old PIN in the table.
         owners = {pin} | {old for old, _ in self.rekeys if self.resolve(old) == pin}
-        rows = self.conn.execute(
-            select(
-                field_facts.c.id,
-                field_facts.c.field,
-                field_facts.c.value,
-                field_facts.c.event_id,
-                field_facts.c.occurred_at,
-            ).where(
-                and_(
-                    self.one_of(field_facts.c.pin, owners),
-                    self.one_of(field_facts.c.field, wanted),
-                    field_facts.c.active,
+        rows: Iterable[Any]
+        if owners <= self.stored_facts.keys():  # preloaded (the table does not change
+            # before the batch writes)
+            rows = [
+                row for owner in owners for row in self.stored_facts[owner] if row.field in wanted
+            ]
+        else:
+            rows = self.conn.execute(
+                select(
+                    field_facts.c.id,
+                    field_facts.c.field,
+                    field_facts.c.value,
+                    field_facts.c.event_id,
+                    field_facts.c.occurred_at,
+                ).where(
+                    and_(
+                        self.one_of(field_facts.c.pin, owners),
+                        self.one_of(field_facts.c.field, wanted),
+                        field_facts.c.active,
+                    )
                 )
             )
-        )
         out: dict[str, list[Fact]] = {}
         for row in rows:
             if not self.is_off(row.event_id, row.field):
@@ -312,10 +358,11 @@ class BatchStore:
         return found[0] if found else None
 
     def record_applied(self, event: Event, outcome: str, version: int | None) -> None:
-        self.applied_types[str(event.event_id)] = event.event_type
+        event_id = self.event_id(event)
+        self.applied_types[event_id] = event.event_type
         self.applied_rows.append(
             {
-                "event_id": str(event.event_id),
+                "event_id": event_id,
                 "pin": event.subject_pin or "",
                 "event_type": event.event_type,
                 "source": event.source,
@@ -354,12 +401,13 @@ class BatchStore:
                 .values(active=False),
                 [{"target": e, "name": f} for e, f in sorted(self.switched_fields)],
             )
-        facts = [{k: v for k, v in f.items() if k in _FACT_COLUMNS} for f in self.new_facts]
-        for fact in facts:  # facts added before a re-establishment in this batch follow it
-            fact["pin"] = self.resolve(fact["pin"])
-            if self.is_off(fact["event_id"], fact["field"]):
-                fact["active"] = False
-        append_rows(conn, field_facts, facts)
+        facts: list[Fact] = []
+        for fact in self.new_facts:  # the COPY takes the table's columns, not the "_" keys
+            pin = self.resolve(fact["pin"])  # a re-establishment in this batch: it follows
+            off = self.is_off(fact["event_id"], fact["field"])
+            changed = pin != fact["pin"] or off  # then a copy: the batch's facts stay as they were
+            facts.append({**fact, "pin": pin, "active": not off} if changed else fact)
+        append_rows(conn, field_facts, facts, _FACT_NAMES)
         upsert_citizens(
             conn,
             [
@@ -389,14 +437,22 @@ class BatchStore:
             outbox.write(conn, self.changes)
 
 
-def append_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows (all with the same keys): one COPY on PostgreSQL, executemany elsewhere."""
+def append_rows(
+    conn: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    names: Sequence[str] | None = None,
+) -> None:
+    """Insert rows (all with the same keys; the columns `names` of them if given): one COPY
+    on PostgreSQL, executemany elsewhere."""
     if not rows:
         return
     if conn.dialect.name != "postgresql":
+        if names is not None:
+            rows = [{name: row[name] for name in names} for row in rows]
         conn.execute(insert(table), rows)
         return
-    copy_rows(driver(conn), table, rows)
+    copy_rows(driver(conn), table, rows, names=names)
 
 
 _CITIZENS_STAGE = citizens.to_metadata(MetaData(), name="citizens_stage")
