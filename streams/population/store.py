@@ -427,7 +427,14 @@ class BatchStore:
             conn.execute(
                 insert(pin_links),
                 [
-                    {"old_pin": old, "new_pin": new, "event_id": "", "linked_at": self.now}
+                    # the batch's links are flattened (`reestablish.move`): A -> B then
+                    # B -> C in one batch stores A -> C, not A -> B
+                    {
+                        "old_pin": old,
+                        "new_pin": self.links.get(old, new),
+                        "event_id": "",
+                        "linked_at": self.now,
+                    }
                     for old, new in self.rekeys
                 ],
             )

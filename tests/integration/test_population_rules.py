@@ -258,6 +258,49 @@ def test_pin_reestablishment_links_old_and_new(engine: Engine) -> None:
     assert facts == {new_pin}
 
 
+def _reestablishment(old_pin: str, new_pin: str, at: datetime, sex: str) -> Event:
+    return event(
+        "PinReestablished",
+        new_pin,
+        at,
+        payload={
+            "old_pin": old_pin,
+            "reason": "GENDER_REDETERMINATION",
+            "date_of_birth": "2024-05-17",
+            "sex": sex,
+            "effective_on": at.date().isoformat(),
+        },
+    )
+
+
+def test_two_reestablishments_in_one_batch_link_the_first_pin_to_the_last(
+    engine: Engine,
+) -> None:
+    """A -> B and B -> C applied in one batch (e.g. B -> C parked until A -> B, then released
+    with it): the stored link of A must lead to C, so a later event for A reaches the citizen
+    (found by the 100,000-event fault runs: A was left linked to the deleted B)."""
+    applier = PopulationApplier(topology(), Outbox())
+    second = make_pin("001", datetime(2024, 5, 17).date(), "MALE", 424243)
+    third = make_pin("001", datetime(2024, 5, 17).date(), "FEMALE", 424244)
+    run(engine, applier, birth(PIN))
+    run(
+        engine,
+        applier,
+        _reestablishment(PIN, second, T0 + timedelta(days=1), "MALE"),
+        _reestablishment(second, third, T0 + timedelta(days=2), "FEMALE"),
+    )
+    with engine.connect() as conn:
+        links = dict(conn.execute(select(pin_links.c.old_pin, pin_links.c.new_pin)).all())
+    assert links == {PIN: third, second: third}
+    later = residence(PIN, T0 + timedelta(days=3), "Reached through the first PIN")
+    [outcome] = run(engine, applier, later)
+    assert outcome.status == "applied"
+    assert outcome.changes[0].pin == third
+    assert row(engine, third).record["permanent_residence"]["street"] == (
+        "Reached through the first PIN"
+    )
+
+
 def test_event_before_its_birth_is_parked_then_applied(engine: Engine) -> None:
     applier = PopulationApplier(topology(), Outbox())
     early = residence(PIN, T0 + timedelta(days=1), "Arrived first")
