@@ -290,7 +290,9 @@ def test_two_reestablishments_in_one_batch_link_the_first_pin_to_the_last(
         _reestablishment(second, third, T0 + timedelta(days=2), "FEMALE"),
     )
     with engine.connect() as conn:
-        links = dict(conn.execute(select(pin_links.c.old_pin, pin_links.c.new_pin)).all())
+        links: dict[str, str] = dict(
+            conn.execute(select(pin_links.c.old_pin, pin_links.c.new_pin)).all()
+        )
     assert links == {PIN: third, second: third}
     later = residence(PIN, T0 + timedelta(days=3), "Reached through the first PIN")
     [outcome] = run(engine, applier, later)
