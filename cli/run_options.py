@@ -31,8 +31,9 @@ def linger_option(command: F) -> F:
         default=0.0,
         show_default=True,
         type=click.FloatRange(min=0.0),
-        help="Longest extra wait (seconds) for more events before applying a batch smaller than "
-        "--batch-size; 0: a batch is whatever arrived while the previous one was applied.",
+        help="Hand out a batch smaller than --batch-size no sooner than S seconds after the "
+        "previous one (an idle worker's first event still goes at once; the longest extra wait "
+        "of an event); 0: a batch is whatever arrived while the previous one was applied.",
     )(command)
 
 

@@ -14,8 +14,11 @@ buffer, the stream consumed passively in the background, acks disabled):
 - a batch is handed out as soon as the buffer is non-empty and the agent asks for one: an idle
   agent gets a single event at once; under load, the next batch is whatever accumulated while
   the previous one was applied (up to `max_`);
-- `linger` (seconds, default 0) is the longest extra wait for more events when fewer than
-  `max_` are buffered: a small value trades a little latency for fewer, larger batches;
+- `linger` (seconds, default 0) spaces batches out: a batch of fewer than `max_` events is
+  handed out no sooner than `linger` seconds after the previous one was. An idle agent's first
+  event still goes at once (the previous batch is long past); a busy agent takes at most
+  1/`linger` batches a second, so the fixed cost of a batch (a transaction, a flush) cannot eat
+  the CPU the other processes of the path need. It is also the longest extra wait of any event;
 - nothing is acknowledged here: the agent acknowledges a batch's events (`ack_events`) once
   its work is durable, so offsets never pass an event that was not applied.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
@@ -60,7 +64,7 @@ class _Buffer:
 
     async def linger(self, seconds: float) -> None:
         """Wait up to `seconds` for a full batch."""
-        if len(self.events) >= self.max:
+        if seconds <= 0 or len(self.events) >= self.max:
             return
         self.filled.clear()
         with contextlib.suppress(TimeoutError):
@@ -88,6 +92,8 @@ async def adaptive_batches(
     if linger < 0:
         raise ValueError("linger must not be negative")
     buffer = _Buffer(stream, max_)
+    loop = asyncio.get_running_loop()
+    previous = -math.inf  # when the previous batch was handed out
     enable_acks = stream.enable_acks
     stream.enable_acks = False  # the agent acknowledges each batch after its work
     stream.add_processor(buffer.add)
@@ -99,7 +105,8 @@ async def adaptive_batches(
                 await stream.wait_for_stopped(buffer.arrived, timeout=POLL_STOPPED)
                 continue
             if linger:
-                await buffer.linger(linger)
+                await buffer.linger(previous + linger - loop.time())
+            previous = loop.time()
             yield buffer.take()
     finally:
         stream.enable_acks = enable_acks

@@ -152,11 +152,14 @@ async def test_the_buffer_is_bounded_at_two_batches() -> None:
     await stream.stop()
 
 
-async def test_linger_waits_for_more_only_below_max() -> None:
+async def test_linger_spaces_batches_out_but_an_idle_first_event_goes_at_once() -> None:
     stream = FakeStream()
     batches = adaptive_batches(stream, 3, linger=0.2)
-    stream.publish(1)
+    stream.publish(0)
     started = time.monotonic()
+    assert await _next(batches) == [0]
+    assert time.monotonic() - started < 0.1
+    stream.publish(1)
 
     async def later() -> None:
         await asyncio.sleep(0.05)
@@ -169,7 +172,7 @@ async def test_linger_waits_for_more_only_below_max() -> None:
     stream.publish(3, 4, 5)
     await _settle()
     started = time.monotonic()
-    assert await _next(batches) == [3, 4, 5]  # a full batch goes at once
+    assert await _next(batches) == [3, 4, 5]  # a full batch goes at once, linger or not
     assert time.monotonic() - started < 0.1
     await batches.aclose()
     await stream.stop()
