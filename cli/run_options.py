@@ -24,6 +24,19 @@ def metrics_port_option(command: F) -> F:
     )(command)
 
 
+def linger_option(command: F) -> F:
+    """`--linger S` of the faust workers' adaptive batches (`streams.batching`), default 0."""
+    return click.option(
+        "--linger",
+        default=0.0,
+        show_default=True,
+        type=click.FloatRange(min=0.0),
+        help="Hand out a batch smaller than --batch-size no sooner than S seconds after the "
+        "previous one (an idle worker's first event still goes at once; the longest extra wait "
+        "of an event); 0: a batch is whatever arrived while the previous one was applied.",
+    )(command)
+
+
 def log_level_option(command: F) -> F:
     """`--log-level debug|info|warning|error` (default warning)."""
     return click.option(

@@ -7,7 +7,12 @@ import os
 import click
 
 from cli.output import fail
-from cli.run_options import log_level_option, metrics_port_option, setup_logging
+from cli.run_options import (
+    linger_option,
+    log_level_option,
+    metrics_port_option,
+    setup_logging,
+)
 from databus.settings import Settings
 
 DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
@@ -28,12 +33,7 @@ DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
     help="Consumer group (and faust app id).",
 )
 @click.option("--batch-size", default=500, show_default=True, help="Events per transaction.")
-@click.option(
-    "--within",
-    default=0.5,
-    show_default=True,
-    help="Seconds to wait for a batch to fill before applying what arrived.",
-)
+@linger_option
 @metrics_port_option
 @log_level_option
 @click.pass_obj
@@ -43,7 +43,7 @@ def population_sync(
     database_url_env: str,
     group: str,
     batch_size: int,
-    within: float,
+    linger: float,
     metrics_port: int,
     log_level: str,
 ) -> None:
@@ -61,7 +61,7 @@ def population_sync(
         fail(f"no population database: pass --database-url or set {database_url_env}")
     setup_logging(log_level)
     sync = PopulationSync(settings, url, group=group)
-    app = sync.build_app(batch_size=batch_size, within=within)
+    app = sync.build_app(batch_size=batch_size, linger=linger)
     checks: dict[str, Check] = {
         "assigned": FaustAssignment(app),
         "database": DatabaseProbe(sync.engine).start(),

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
-from cli.run_options import log_level_option, metrics_port_option, setup_logging
+from cli.run_options import (
+    linger_option,
+    log_level_option,
+    metrics_port_option,
+    setup_logging,
+)
 from databus.settings import Settings
 
 
@@ -13,9 +18,7 @@ from databus.settings import Settings
     "--group", default="sector-router", show_default=True, help="Consumer group (and faust app id)."
 )
 @click.option("--batch-size", default=500, show_default=True, help="Changes per batch.")
-@click.option(
-    "--within", default=0.5, show_default=True, help="Seconds to wait for a batch to fill."
-)
+@linger_option
 @metrics_port_option
 @log_level_option
 @click.pass_obj
@@ -23,7 +26,7 @@ def router(
     settings: Settings,
     group: str,
     batch_size: int,
-    within: float,
+    linger: float,
     metrics_port: int,
     log_level: str,
 ) -> None:
@@ -36,7 +39,7 @@ def router(
     from streams.router.worker import SectorRouter
 
     setup_logging(log_level)
-    app = SectorRouter(settings, group=group).build_app(batch_size=batch_size, within=within)
+    app = SectorRouter(settings, group=group).build_app(batch_size=batch_size, linger=linger)
     serve_health("router", metrics_port, {"assigned": FaustAssignment(app)})
     worker = faust.Worker(app, loglevel=log_level.replace("warning", "warn"), quiet=True)
     tune_gc()

@@ -7,7 +7,12 @@ import os
 import click
 
 from cli.output import fail
-from cli.run_options import log_level_option, metrics_port_option, setup_logging
+from cli.run_options import (
+    linger_option,
+    log_level_option,
+    metrics_port_option,
+    setup_logging,
+)
 from databus.settings import Settings
 
 DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
@@ -31,9 +36,7 @@ DEFAULT_URL_ENV = "DATABUS_NPD_DATABASE_URL"
     "--group", default="verifier", show_default=True, help="Consumer group (and faust app id)."
 )
 @click.option("--batch-size", default=1000, show_default=True, help="Requests per batch.")
-@click.option(
-    "--within", default=0.2, show_default=True, help="Seconds to wait for a batch to fill."
-)
+@linger_option
 @metrics_port_option
 @log_level_option
 @click.pass_obj
@@ -44,7 +47,7 @@ def verifier(
     sectors: tuple[str, ...],
     group: str,
     batch_size: int,
-    within: float,
+    linger: float,
     metrics_port: int,
     log_level: str,
 ) -> None:
@@ -68,7 +71,7 @@ def verifier(
             fail(f"sector {name!r} has no verification rights in the topology", 2)
     setup_logging(log_level)
     verifier_ = Verifier(settings, url, group=group, sectors=list(sectors) or None)
-    app = verifier_.build_app(batch_size=batch_size, within=within)
+    app = verifier_.build_app(batch_size=batch_size, linger=linger)
     serve_health(
         "verifier",
         metrics_port,

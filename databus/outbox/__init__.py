@@ -9,6 +9,7 @@ from databus.outbox.backlog import Backlog, backlog
 from databus.outbox.ddl import create_outbox, ddl_statements, ddl_text, drop_outbox
 from databus.outbox.enqueue import enqueue, enqueue_many
 from databus.outbox.fingerprints import schema_fingerprint, schema_for_fingerprint, schema_name_for
+from databus.outbox.notify import notify_channel, notify_relay
 from databus.outbox.table import DEFAULT_TABLE, check_table_name, outbox_table
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "drop_outbox",
     "enqueue",
     "enqueue_many",
+    "notify_channel",
+    "notify_relay",
     "outbox_table",
     "schema_fingerprint",
     "schema_for_fingerprint",

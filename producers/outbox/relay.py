@@ -19,6 +19,10 @@ first alone (a "probe") with a growing pause, then in full batches once it went 
 crash or an error can repeat rows but never lose one, and the first copy of every row reaches
 Kafka after the first copies of the rows before it.
 
+An empty outbox is looked at again after `idle_sleep` seconds at most; on PostgreSQL the relay
+also LISTENs for the writers' commit notifications (`producers.outbox.wakeup`), which wake it at
+once.
+
 Only the relay holding the outbox's lease (`producers.outbox.lease`) runs the loop. Logs carry
 ids and counts, never a key or a value.
 
@@ -59,6 +63,7 @@ from producers.outbox.diagnostics import describe_error, kafka_error_name
 from producers.outbox.lease import Lease, LeaseHeldError, lease_for
 from producers.outbox.rows import OutboxRows
 from producers.outbox.schema_ids import SchemaHeaders
+from producers.outbox.wakeup import wakeup_for
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +162,7 @@ class OutboxRelay:
         )
         self._lease: Lease = lease_for(engine, table)
         self._rows = OutboxRows(self.table, batch_size, engine.dialect.name == "postgresql")
+        self._wakeup = wakeup_for(engine, table)
         self._next_gauges = 0.0
         self._last_kafka_error: dict[int, float] = {}
         self._failures = 0
@@ -211,6 +217,7 @@ class OutboxRelay:
                 self._release(conn)
                 break
         finally:
+            self._wakeup.close()
             left = self._producer.flush(5.0)
             if left:
                 log.warning("outbox %s: %d messages unconfirmed at exit", self.table_name, left)
@@ -221,6 +228,8 @@ class OutboxRelay:
         self, conn: Connection, stop: threading.Event, drain_once: bool, stats: RelayStats
     ) -> None:
         """Batches until stopped or drained."""
+        if not drain_once:
+            self._wakeup.start()  # before the first scan: no commit after it goes unnoticed
         while not stop.is_set():
             self._update_gauges(conn)
             probing = self._failures > 0
@@ -231,7 +240,7 @@ class OutboxRelay:
                 if drain_once:
                     stats.drained = True
                     return
-                stop.wait(self.idle_sleep)
+                self._wakeup.wait(stop, self.idle_sleep)
                 continue
             batch = self._publisher.publish(self._producer, rows, stop)
             done = batch.delivered_prefix()

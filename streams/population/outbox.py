@@ -7,8 +7,9 @@ after the batch's last change, keyed by PIN).
 On PostgreSQL the rows go in with one COPY, and each citizen is Avro-encoded once, straight
 from the JSON form the population database keeps: a PopulationChange ends with its `citizen`
 field, so its body is the encoding of the fields before it followed by the citizen's own body,
-which the citizens row reuses. Elsewhere (SQLite) `databus.outbox.enqueue_many` writes the
-contract records.
+which the citizens row reuses; the transaction also notifies the relay (`notify_relay`), which
+then publishes the rows as soon as the batch commits. Elsewhere (SQLite)
+`databus.outbox.enqueue_many` writes the contract records.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from databus.outbox import enqueue_many, outbox_table, schema_fingerprint, schema_name_for
+from databus.outbox import (
+    enqueue_many,
+    notify_relay,
+    outbox_table,
+    schema_fingerprint,
+    schema_name_for,
+)
 from databus.topology.topics import Topics
 from schemas.avro_files import schema_dict
 from schemas.avro_writer import Writer, compile_json_writer, compile_writer
@@ -43,6 +50,8 @@ class PopulationOutbox:
     def write(self, conn: Connection, changes: Sequence[AppliedChange]) -> None:
         if conn.dialect.name == "postgresql":
             append_rows(conn, outbox_table(self.table), self.rows(changes))
+            if changes:
+                notify_relay(conn, self.table)  # the relay wakes when this batch commits
             return
         records = [change.model() for change in changes]
         enqueue_many(conn, self.topics.population_changes, records, _pin, table=self.table)

@@ -7,11 +7,13 @@ flushed, and only then does the batch return to faust, which acks its events; th
 committed after that. A crash before the commit replays the batch; the applied-event table
 makes the replay skip what was already applied.
 
-The agent takes batches with `noack_take` and acknowledges a batch's events itself, after its
-transaction committed; while one batch is applied (in an executor thread, one at a time and in
-order), faust gathers the next. No published event stops the worker: the applier refuses it
-with a reason or isolates it (an unexpected error while applying it: dead-lettered
-`apply_failed` with the exception's type, the rest of the batch applies). `process` never
+The agent takes adaptive batches (`streams.batching`: an idle worker applies one event at once;
+under load a batch is whatever arrived while the previous one was applied) and acknowledges a
+batch's events itself, after its transaction committed; while one batch is applied (in an
+executor thread, one at a time and in order), faust keeps buffering the next. No published
+event stops the worker: the applier refuses it with a reason or isolates it (an unexpected error
+while applying it: dead-lettered `apply_failed` with the exception's type, the rest of the batch
+applies). `process` never
 raises for a transient failure: it retries database and registry errors with backoff while the
 consumer keeps its partitions; any other failure (a bug outside the rules) ends the process at
 once (exit code 70), before anything uncommitted is acknowledged.
@@ -56,6 +58,7 @@ from databus.topology.loader import load_topology
 from databus.topology.topics import Topics
 from schemas.catalog import EVENT_DOMAINS
 from schemas.event_types import EVENT_TYPES_BY_NAME
+from streams.batching import ack_events, adaptive_batches
 from streams.faust_app import raw_faust_app
 from streams.population.apply import Incoming, Outcome, PopulationApplier
 from streams.population.isolation import FaultInjector, is_infrastructure
@@ -298,8 +301,12 @@ class PopulationSync:
 
     # ------------------------------------------------------------------ faust
 
-    def build_app(self, *, batch_size: int = 500, within: float = 0.5) -> Any:
-        """The faust app: one agent over all source topics, consumer group = `group`."""
+    def build_app(self, *, batch_size: int = 500, linger: float = 0.0) -> Any:
+        """The faust app: one agent over all source topics, consumer group = `group`.
+
+        Adaptive batches (`streams.batching`): a batch is whatever arrived while the previous
+        one was applied (up to `batch_size`), plus at most `linger` seconds of waiting for
+        more when fewer are there."""
         app = raw_faust_app(
             self.group,
             self.settings.endpoints.bootstrap_servers,
@@ -310,18 +317,13 @@ class PopulationSync:
 
         @app.agent(channel, name="population-sync")
         async def sync(stream: Any) -> None:
-            # One batch is applied (executor thread) while faust gathers the next one (event
-            # loop); a batch's events are acknowledged only after its transaction committed,
-            # and batches are applied one at a time, in order.
+            # One batch is applied (executor thread) while faust keeps buffering the next one
+            # (event loop); a batch's events are acknowledged only after its transaction
+            # committed, and batches are applied one at a time, in order.
             loop = asyncio.get_running_loop()
-            running: asyncio.Task[None] | None = None
-            async for events in stream.noack_take(batch_size, within):
-                if running is not None:
-                    await running
+            async for events in adaptive_batches(stream, batch_size, linger):
                 applied = loop.run_in_executor(None, self.process, raw_records(events))
-                running = asyncio.ensure_future(_settled(stream, applied, events))
-            if running is not None:
-                await running
+                await _settled(stream, applied, events)
 
         return app
 
@@ -352,5 +354,4 @@ async def _settled(stream: Any, applied: asyncio.Future[Any], events: Sequence[A
             failure_trace(error),
         )
         os._exit(FATAL_EXIT)
-    for event in events:
-        await stream.ack(event)
+    await ack_events(stream, events)

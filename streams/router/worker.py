@@ -1,10 +1,11 @@
 """The sector router: population changes in, each sector's lawful projection out.
 
-A faust-streaming app (the `kafka://` driver) consumes `population.changes.v1` in batches. For
+A faust-streaming app (the `kafka://` driver) consumes `population.changes.v1` in adaptive
+batches (`streams.batching`). For
 every change and every sector of the topology it computes the release (`projection.py`): the
 SectorProjection goes to `sector.<sector>.citizens.v1` keyed by PIN, the DataUsage record to
-`bus.data-usage.v1`. The batch returns to faust (which then acks and commits its offsets) only
-after every record was delivered (acks=all), so a crash repeats releases, never loses one;
+`bus.data-usage.v1`. A batch's events are acknowledged (and then their offsets committed)
+only after every record was delivered (acks=all), so a crash repeats releases, never loses one;
 repeated releases carry the same version and usage id, which the sinks and the audit store
 deduplicate. Undecodable changes are dead-lettered.
 
@@ -41,6 +42,7 @@ from databus.settings import Settings
 from databus.topology.loader import load_topology
 from databus.topology.topics import Topics
 from schemas.models.downstream import PopulationChange
+from streams.batching import ack_events, adaptive_batches
 from streams.faust_app import raw_faust_app
 from streams.population.worker import FATAL_EXIT, MAX_BACKOFF, RawRecord, raw_records
 
@@ -184,8 +186,9 @@ class SectorRouter:
     def _flush(self) -> None:
         flush_patiently(self.producer, "releases", max_backoff=MAX_BACKOFF)
 
-    def build_app(self, *, batch_size: int = 500, within: float = 0.5) -> Any:
-        """The faust app: one agent over `population.changes.v1`."""
+    def build_app(self, *, batch_size: int = 500, linger: float = 0.0) -> Any:
+        """The faust app: one agent over `population.changes.v1`, in adaptive batches
+        (`streams.batching`), each acknowledged after all its records were delivered."""
         app = raw_faust_app(
             self.group, self.settings.endpoints.bootstrap_servers, batch_size=batch_size
         )
@@ -196,7 +199,7 @@ class SectorRouter:
         @app.agent(channel, name="sector-router")
         async def route(stream: Any) -> None:
             loop = asyncio.get_running_loop()
-            async for events in stream.take_events(batch_size, within):
+            async for events in adaptive_batches(stream, batch_size, linger):
                 records = raw_records(events)
                 try:
                     await loop.run_in_executor(None, self.process, records)
@@ -206,5 +209,6 @@ class SectorRouter:
                         "offsets are acknowledged"
                     )
                     os._exit(FATAL_EXIT)
+                await ack_events(stream, events)
 
         return app

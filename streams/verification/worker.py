@@ -11,7 +11,7 @@ executor thread):
 3. produce every result to `sector.<sector>.verification-results.v1` (a repeated id gets the
    stored bytes again) and the data-usage record of every verification that consulted a
    citizen to `bus.data-usage.v1`, and wait for delivery;
-4. return to faust, which acknowledges the batch (offsets committed after that).
+4. acknowledge the batch's events (offsets committed after that).
 
 A crash repeats at most the batches not yet acknowledged; they are answered from the stored
 answers, byte for byte. A sector's `verification.rate_per_second` paces its agent only
@@ -54,6 +54,7 @@ from databus.topology.loader import load_topology
 from databus.topology.model import Sector
 from databus.topology.topics import Topics
 from schemas.models.downstream import VerificationRequest, VerificationResult
+from streams.batching import ack_events, adaptive_batches
 from streams.faust_app import raw_faust_app
 from streams.population.worker import FATAL_EXIT, MAX_BACKOFF, RawRecord, raw_records
 from streams.verification.answers import (
@@ -294,8 +295,9 @@ class Verifier:
 
     # ------------------------------------------------------------------ faust
 
-    def build_app(self, *, batch_size: int = 1000, within: float = 0.2) -> Any:
-        """The faust app: one agent per sector's request topic, consumer group = `group`."""
+    def build_app(self, *, batch_size: int = 1000, linger: float = 0.0) -> Any:
+        """The faust app: one agent per sector's request topic, consumer group = `group`, in
+        adaptive batches (`streams.batching`)."""
         app = raw_faust_app(
             self.group,
             self.settings.endpoints.bootstrap_servers,
@@ -306,18 +308,18 @@ class Verifier:
             broker_heartbeat_interval=3.0,
         )
         for name, lane in self.lanes.items():
-            self._agent(app, name, lane, batch_size, within)
+            self._agent(app, name, lane, batch_size, linger)
         return app
 
     def _agent(
-        self, app: Any, name: str, lane: _SectorLane, batch_size: int, within: float
+        self, app: Any, name: str, lane: _SectorLane, batch_size: int, linger: float
     ) -> None:
         channel = app.topic(lane.requests_topic, value_serializer="raw", key_serializer="raw")
         paced = VERIFICATION_PACED_SECONDS.labels(name)
 
         async def verify(stream: Any) -> None:
             loop = asyncio.get_running_loop()
-            async for events in stream.take_events(batch_size, within):
+            async for events in adaptive_batches(stream, batch_size, linger):
                 if lane.bucket is not None:
                     waited = await lane.bucket.acquire(len(events))
                     if waited:
@@ -333,6 +335,7 @@ class Verifier:
                         failure_trace(error),
                     )
                     os._exit(FATAL_EXIT)
+                await ack_events(stream, events)
 
         app.agent(channel, name=f"verifier-{name}")(verify)
 

@@ -83,10 +83,8 @@ def _start(bus_ready: Settings, npd_url: str, tax_url: str, tmp: Path) -> list[R
             npd_url,
             "--group",
             f"{prefix}population-sync",
-            "--within",
-            "0.2",
         ],
-        "router": ["router", "--group", f"{prefix}sector-router", "--within", "0.2"],
+        "router": ["router", "--group", f"{prefix}sector-router"],
         "sink-tax": ["sink", "tax", "--database-url", tax_url, "--group", f"{prefix}sink-tax"],
         "usage-recorder": [
             "usage-recorder",

@@ -73,7 +73,7 @@ def _components(bus: SecureBus, npd_url: str, tax_url: str, tmp: Path) -> list[R
             "population-sync",
             ["population-sync", "--database-url", npd_url, "--group", f"{prefix}population-sync"],
         ),
-        (p.ROUTER, "router", ["router", "--group", f"{prefix}sector-router", "--within", "0.2"]),
+        (p.ROUTER, "router", ["router", "--group", f"{prefix}sector-router"]),
         (
             p.sink_principal("tax"),
             "sink-tax",
