@@ -9,9 +9,10 @@ topics and two fresh PostgreSQL databases (the population database and the secto
 
 1. starts the whole path as separate processes, as in production: `databus run
    population-sync`, `databus run outbox-relay` (the population database's outbox),
-   `databus run router` and `databus run sink SECTOR`, tuned for latency: the relay looks at
-   an empty outbox every 5 ms, the sink waits at most 5 ms for a batch, population-sync and the
-   router take adaptive batches, lingering `E2E_LINGER` seconds for more (default 0);
+   `databus run router` and `databus run sink SECTOR`, with their adaptive batches (nothing
+   waits for a batch to fill): the relay is woken by the population sync's commit (its idle
+   sleep of 0.5 s is only the fallback), the sink hands over its first record at once,
+   population-sync and the router linger `E2E_LINGER` seconds for more (default 0);
 2. publishes births of new citizens through the SDK at R events/s for S seconds, paced, noting
    the time of each `publish` call;
 3. a trigger on the sector table notes every new row in a side table, which this process reads
@@ -158,7 +159,7 @@ def running_path(
             "--table",
             "npd_outbox",
             "--idle-sleep",
-            "0.005",
+            "0.5",  # woken by the population sync's pg_notify at commit; this is the fallback
         ],
         "router": [*run, "router", "--group", f"{prefix}router", "--linger", LINGER],
         "sink": [
@@ -168,7 +169,7 @@ def running_path(
             "--group",
             f"{prefix}sink-{sector}",
             "--max-wait",
-            "0.005",
+            "0.5",  # the idle wait for a first record returns as soon as one arrives
         ],
     }
     env = component_env(

@@ -28,7 +28,8 @@ from databus.settings import Settings
     type=click.FloatRange(min=0.001),
     default=0.5,
     show_default=True,
-    help="Longest a batch waits to fill, in seconds (lower: less latency).",
+    help="Longest an idle sink waits for a first record before it looks at the stop signal "
+    "again, in seconds (batches never wait to fill: a first record is handed over at once).",
 )
 @click.option(
     "--instance-id",

@@ -207,21 +207,25 @@ class BatchConsumer(ABC, Generic[Item]):
     ) -> tuple[list[Message], list[Item], list[Message]]:
         """The next batch, decoded: what the consumer holds now and, while the previous batch
         is still being written, what arrives until its write ends (or the batch is full).
-        With nothing in flight and nothing there, waits up to `max_wait` for a first record."""
+        With nothing in flight and nothing there, waits up to `max_wait` for a first record
+        (`poll`, which returns as soon as one arrives), then takes what is there with it."""
         messages: list[Message] = []
         items: list[Item] = []
         decoded: list[Message] = []
-        timeout = 0.0
         if self._fatal is not None:  # met while gathering the batch written before
             failed, self._fatal = self._fatal, None
             raise failed
+        timeout: float | None = 0.0  # None: the idle wait for a first record
+        waited = False
         while len(messages) < self.batch_size:
             try:
-                chunk = [
-                    m
-                    for m in self.consumer.consume(self.batch_size - len(messages), timeout)
-                    if not _skippable(m, self.group)
-                ]
+                if timeout is None:
+                    waited = True
+                    first = self.consumer.poll(self.max_wait)
+                    raw = [] if first is None else [first]
+                else:
+                    raw = self.consumer.consume(self.batch_size - len(messages), timeout)
+                chunk = [m for m in raw if not _skippable(m, self.group)]
             except FatalConsumerError as failed:
                 if not messages:
                     raise
@@ -234,10 +238,12 @@ class BatchConsumer(ABC, Generic[Item]):
                 decoded.extend(chunk_decoded)
             if writing is not None and writing.future is not None and not writing.future.done():
                 timeout = GATHER_STEP  # the writer is busy: this batch may still grow
-            elif messages or timeout == self.max_wait:
+            elif chunk:
+                timeout = 0.0  # take what else is there already
+            elif messages or waited:
                 break
             else:
-                timeout = self.max_wait  # idle: wait for a first record
+                timeout = None  # idle: wait for a first record
         return messages, items, decoded
 
     def process(self, messages: Sequence[Message]) -> None:

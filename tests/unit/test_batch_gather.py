@@ -29,6 +29,13 @@ class _Consumer:
         assert len(chunk) <= num
         return chunk
 
+    def poll(self, timeout: float) -> Message | None:
+        """The idle wait: returns the first record as soon as there is one."""
+        self.timeouts.append(-timeout)  # negative: a poll
+        chunk = self.chunks.pop(0) if self.chunks else []
+        assert len(chunk) <= 1
+        return chunk[0] if chunk else None
+
 
 class _Batch(BatchConsumer[str]):
     def __init__(self, consumer: _Consumer, batch_size: int) -> None:  # no Kafka, no database
@@ -61,16 +68,17 @@ def _writing(done: bool) -> _Writing[Any]:
 
 
 def test_an_idle_consumer_hands_over_its_first_record_without_waiting_for_more() -> None:
-    consumer = _Consumer([[], _messages("a")])
+    consumer = _Consumer([[], _messages("a"), _messages("b", "c"), []])
     messages, items, _ = _Batch(consumer, 100)._gather(None)
-    assert items == ["a"] and len(messages) == 1
-    assert consumer.timeouts == [0.0, 0.5]  # what is there, then one wait for a first record
+    assert items == ["a", "b", "c"] and len(messages) == 3
+    # what is there; a poll returning at the first record; what else is there, until none
+    assert consumer.timeouts == [0.0, -0.5, 0.0, 0.0]
 
 
 def test_an_idle_consumer_with_nothing_to_read_returns_an_empty_batch_after_max_wait() -> None:
     consumer = _Consumer([])
     messages, _, _ = _Batch(consumer, 100)._gather(None)
-    assert messages == [] and consumer.timeouts == [0.0, 0.5]
+    assert messages == [] and consumer.timeouts == [0.0, -0.5]
 
 
 def test_a_batch_grows_while_the_previous_write_is_in_flight() -> None:
@@ -97,9 +105,10 @@ def test_a_batch_stops_at_its_size_even_while_a_write_is_in_flight() -> None:
 
 
 def test_a_finished_write_sends_what_is_there() -> None:
-    consumer = _Consumer([_messages("a"), _messages("b")])
+    consumer = _Consumer([_messages("a"), _messages("b"), [], _messages("late")])
     _, items, _ = _Batch(consumer, 100)._gather(_writing(done=True))
-    assert items == ["a"]
+    assert items == ["a", "b"]
+    assert consumer.timeouts == [0.0, 0.0, 0.0]  # never waits: takes what is there
 
 
 def test_a_fatal_error_after_part_of_a_batch_keeps_that_part_and_raises_next_time() -> None:
