@@ -95,12 +95,7 @@ class Encoder:
             try:
                 value: bytes | None = self._serializer(record, self._ctx)
             except SchemaRegistryError as exc:
-                if exc.http_status_code == 404:
-                    raise SchemaNotRegisteredError(
-                        f"schema {self.schema_name} is not registered under subject "
-                        f"{self.topic}-value: run `databus schemas register`"
-                    ) from None
-                raise
+                raise self._not_registered(exc) from None
             assert value is not None
             self._header = value[:HEADER_SIZE]
             return value
@@ -127,13 +122,17 @@ class Encoder:
             else:
                 registered = self.client.lookup_schema(subject, schema, normalize_schemas=False)
         except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                raise SchemaNotRegisteredError(
-                    f"schema {self.schema_name} is not registered under subject "
-                    f"{self.topic}-value: run `databus schemas register`"
-                ) from None
-            raise
+            raise self._not_registered(exc) from None
         return struct.pack(">bI", MAGIC_BYTE, registered.schema_id)
+
+    def _not_registered(self, exc: SchemaRegistryError) -> Exception:
+        """What a registry error becomes: SchemaNotRegisteredError for a 404, else itself."""
+        if exc.http_status_code == 404:
+            return SchemaNotRegisteredError(
+                f"schema {self.schema_name} is not registered under subject "
+                f"{self.topic}-value: run `databus schemas register`"
+            )
+        return exc
 
     @property
     def schema_id(self) -> int | None:

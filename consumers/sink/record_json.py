@@ -26,7 +26,72 @@ RecordJson = Callable[[Contract], str]
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
-class _Compiler(SchemaCompiler):
+class JsonEmission(SchemaCompiler):
+    """Generated statements that turn a value of an Avro type into its stored JSON text (shared
+    with `transcode.py`, which reads the values from Avro instead of a model); a subclass says
+    how a record value becomes text (`record_text`) and resolves named types."""
+
+    def record_text(self, avro_type: dict[str, Any], var: str, ns: str) -> str:
+        """An expression giving the JSON text of `var`, a value of record `avro_type`."""
+        raise NotImplementedError
+
+    def is_array(self, avro_type: Any, ns: str) -> bool:
+        """Whether values of `avro_type` are lists (or None)."""
+        if isinstance(avro_type, list):
+            return any(self.is_array(branch, ns) for branch in avro_type)
+        return isinstance(avro_type, dict) and avro_type.get("type") == "array"
+
+    def value(self, avro_type: Any, var: str, out: str, ns: str, ind: str) -> list[str]:
+        """Statements setting `out` to the JSON text of `var`, a value of `avro_type`."""
+        if isinstance(avro_type, list):
+            if len(avro_type) != 2 or avro_type[0] != "null":
+                raise UnsupportedSchemaError("only [null, T] unions")
+            return [
+                f"{ind}if {var} is None:",
+                f"{ind}    {out} = 'null'",
+                f"{ind}else:",
+                *self.value(avro_type[1], var, out, ns, ind + "    "),
+            ]
+        if isinstance(avro_type, str):
+            if avro_type in ("string", "int", "long", "boolean", "null"):
+                return self.json_primitive(avro_type, var, out, ind)
+            return self.value(self.resolve(avro_type, ns), var, out, ns, ind)
+        kind = avro_type["type"]
+        logical = avro_type.get("logicalType")
+        if logical == "date" and kind == "int":
+            return [f"{ind}{out} = '\"' + {var}.isoformat() + '\"'"]
+        if logical is not None:
+            raise UnsupportedSchemaError(f"logical type {logical!r}")
+        if kind == "record":
+            return [f"{ind}{out} = {self.record_text(avro_type, var, ns)}"]
+        if kind == "enum":
+            self.named.setdefault(self.fullname(avro_type, ns), avro_type)
+            return [f"{ind}{out} = _s({var})"]  # a StrEnum member (or a symbol) as its value
+        if kind == "array":
+            item, text = self.fresh("i"), self.fresh("t")
+            return [
+                f"{ind}{out} = []",
+                f"{ind}for {item} in {var}:",
+                *self.value(avro_type["items"], item, text, ns, ind + "    "),
+                f"{ind}    {out}.append({text})",
+                f"{ind}{out} = '[' + ', '.join({out}) + ']'",
+            ]
+        return self.json_primitive(str(kind), var, out, ind)
+
+    def json_primitive(self, kind: str, var: str, out: str, ind: str) -> list[str]:
+        """Statements setting `out` to the JSON text of `var`, a primitive of Avro type `kind`."""
+        if kind == "string":
+            return [f"{ind}{out} = _s({var})"]
+        if kind in ("int", "long"):
+            return [f"{ind}{out} = int.__repr__({var})"]
+        if kind == "boolean":
+            return [f"{ind}{out} = 'true' if {var} else 'false'"]
+        if kind == "null":
+            return [f"{ind}{out} = 'null'"]
+        raise UnsupportedSchemaError(f"Avro type {kind!r}")
+
+
+class _Compiler(JsonEmission):
     """Generates one stored-JSON writer function per named record of a schema."""
 
     def collect(self, avro_type: Any, namespace: str) -> None:
@@ -84,59 +149,8 @@ class _Compiler(SchemaCompiler):
         self.functions[func] = body
         return func
 
-    def is_array(self, avro_type: Any, ns: str) -> bool:
-        """Whether values of `avro_type` are lists (or None)."""
-        if isinstance(avro_type, list):
-            return any(self.is_array(branch, ns) for branch in avro_type)
-        return isinstance(avro_type, dict) and avro_type.get("type") == "array"
-
-    def value(self, avro_type: Any, var: str, out: str, ns: str, ind: str) -> list[str]:
-        """Statements setting `out` to the JSON text of `var`, a value of `avro_type`."""
-        if isinstance(avro_type, list):
-            if len(avro_type) != 2 or avro_type[0] != "null":
-                raise UnsupportedSchemaError("only [null, T] unions")
-            return [
-                f"{ind}if {var} is None:",
-                f"{ind}    {out} = 'null'",
-                f"{ind}else:",
-                *self.value(avro_type[1], var, out, ns, ind + "    "),
-            ]
-        if isinstance(avro_type, str):
-            if avro_type in ("string", "int", "long", "boolean", "null"):
-                return self.primitive(avro_type, var, out, ind)
-            return self.value(self.resolve(avro_type, ns), var, out, ns, ind)
-        kind = avro_type["type"]
-        logical = avro_type.get("logicalType")
-        if logical == "date" and kind == "int":
-            return [f"{ind}{out} = '\"' + {var}.isoformat() + '\"'"]
-        if logical is not None:
-            raise UnsupportedSchemaError(f"logical type {logical!r}")
-        if kind == "record":
-            return [f"{ind}{out} = {self.record(avro_type, ns)}({var})"]
-        if kind == "enum":
-            self.named.setdefault(self.fullname(avro_type, ns), avro_type)
-            return [f"{ind}{out} = _s({var})"]  # a StrEnum member encodes as its value
-        if kind == "array":
-            item, text = self.fresh("i"), self.fresh("t")
-            return [
-                f"{ind}{out} = []",
-                f"{ind}for {item} in {var}:",
-                *self.value(avro_type["items"], item, text, ns, ind + "    "),
-                f"{ind}    {out}.append({text})",
-                f"{ind}{out} = '[' + ', '.join({out}) + ']'",
-            ]
-        return self.primitive(str(kind), var, out, ind)
-
-    def primitive(self, kind: str, var: str, out: str, ind: str) -> list[str]:
-        if kind == "string":
-            return [f"{ind}{out} = _s({var})"]
-        if kind in ("int", "long"):
-            return [f"{ind}{out} = int.__repr__({var})"]
-        if kind == "boolean":
-            return [f"{ind}{out} = 'true' if {var} else 'false'"]
-        if kind == "null":
-            return [f"{ind}{out} = 'null'"]
-        raise UnsupportedSchemaError(f"Avro type {kind!r}")
+    def record_text(self, avro_type: dict[str, Any], var: str, ns: str) -> str:
+        return f"{self.record(avro_type, ns)}({var})"
 
 
 def compile_record_json(schema: dict[str, Any]) -> RecordJson | None:

@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from consumers.sink.record_json import JsonEmission
 from databus.avro_codegen import UnsupportedSchemaError
 from databus.avro_reader import PRIMITIVES, ReaderCompiler, build_reader
 
@@ -27,7 +28,7 @@ RowReader = Callable[[bytes], dict[str, Any]]
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
-class _Compiler(ReaderCompiler):
+class _Compiler(JsonEmission, ReaderCompiler):
     """A reader whose records named in `as_json` (and every record inside them) read into
     JSON text: the top one as `to_row` stores it, nested ones with every key."""
 
@@ -75,14 +76,14 @@ class _Compiler(ReaderCompiler):
             key = _encode_string(name) + ": "
             text = self.fresh("t")
             if not top:
-                body.extend(self.emit(avro_type, var, text, ns, "    "))
+                body.extend(self.value(avro_type, var, text, ns, "    "))
                 members.append(f"{key!r} + {text}")
                 continue
             if isinstance(avro_type, list) and len(avro_type) == 2 and avro_type[0] == "null":
                 avro_type = avro_type[1]  # None is left out
             empty = f"{var} is not None and {var} != []" if self.is_array(avro_type, ns) else None
             body.append(f"    if {empty or f'{var} is not None'}:")
-            body.extend(self.emit(avro_type, var, text, ns, "        "))
+            body.extend(self.value(avro_type, var, text, ns, "        "))
             body.append(f"        parts.append({key!r} + {text})")
         if top:
             body.append("    return '{' + ', '.join(parts) + '}', p")
@@ -92,59 +93,8 @@ class _Compiler(ReaderCompiler):
         self.functions[func] = body
         return func
 
-    def is_array(self, avro_type: Any, ns: str) -> bool:
-        """Whether values of `avro_type` are lists (or None)."""
-        if isinstance(avro_type, list):
-            return any(self.is_array(branch, ns) for branch in avro_type)
-        return isinstance(avro_type, dict) and avro_type.get("type") == "array"
-
-    def emit(self, avro_type: Any, var: str, out: str, ns: str, ind: str) -> list[str]:
-        """Statements setting `out` to the JSON text of `var`, a value read for `avro_type`
-        (records inside the JSON record were read into their text already)."""
-        if isinstance(avro_type, list):
-            if len(avro_type) != 2 or avro_type[0] != "null":
-                raise UnsupportedSchemaError("only [null, T] unions")
-            return [
-                f"{ind}if {var} is None:",
-                f"{ind}    {out} = 'null'",
-                f"{ind}else:",
-                *self.emit(avro_type[1], var, out, ns, ind + "    "),
-            ]
-        if isinstance(avro_type, str):
-            if avro_type in ("string", "int", "long", "boolean", "null"):
-                return self.primitive_json(avro_type, var, out, ind)
-            return self.emit(self.resolve(avro_type, ns), var, out, ns, ind)
-        kind = avro_type["type"]
-        logical = avro_type.get("logicalType")
-        if logical == "date" and kind == "int":
-            return [f"{ind}{out} = '\"' + {var}.isoformat() + '\"'"]
-        if logical is not None:
-            raise UnsupportedSchemaError(f"logical type {logical!r}")
-        if kind == "record":
-            return [f"{ind}{out} = {var}"]
-        if kind == "enum":
-            return [f"{ind}{out} = _s({var})"]
-        if kind == "array":
-            item, text = self.fresh("i"), self.fresh("t")
-            return [
-                f"{ind}{out} = []",
-                f"{ind}for {item} in {var}:",
-                *self.emit(avro_type["items"], item, text, ns, ind + "    "),
-                f"{ind}    {out}.append({text})",
-                f"{ind}{out} = '[' + ', '.join({out}) + ']'",
-            ]
-        return self.primitive_json(str(kind), var, out, ind)
-
-    def primitive_json(self, kind: str, var: str, out: str, ind: str) -> list[str]:
-        if kind == "string":
-            return [f"{ind}{out} = _s({var})"]
-        if kind in ("int", "long"):
-            return [f"{ind}{out} = int.__repr__({var})"]
-        if kind == "boolean":
-            return [f"{ind}{out} = 'true' if {var} else 'false'"]
-        if kind == "null":
-            return [f"{ind}{out} = 'null'"]
-        raise UnsupportedSchemaError(f"Avro type {kind!r} in stored JSON")
+    def record_text(self, avro_type: dict[str, Any], var: str, ns: str) -> str:
+        return var  # records inside the JSON record were read into their text already
 
 
 def compile_row_reader(schema: dict[str, Any] | str, json_field: str) -> RowReader | None:
