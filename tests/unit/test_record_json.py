@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,10 @@ from consumers.sink.record_json import compile_record_json
 from consumers.sink.store import projection_row, to_row
 from databus.projection import snapshot
 from databus.topology.loader import load_topology
-from producers.generator import GeneratorConfig, generate
 from schemas.avro_gen import record_schema
 from schemas.models.base import Contract
 from schemas.models.citizen import CitizenProjection
+from tests.generated_citizens import generated_citizens
 
 TOPOLOGY = Path(__file__).resolve().parents[2] / "deploy" / "topology.yaml"
 
@@ -38,17 +37,7 @@ def test_the_citizen_projection_gets_a_compiled_writer() -> None:
 
 def test_generated_citizens_are_stored_alike_for_every_sector(tmp_path: Path) -> None:
     topology = load_topology(TOPOLOGY)
-    config = GeneratorConfig(
-        citizens=400,
-        out_dir=tmp_path,
-        seed=5,
-        events_per_citizen=0,
-        start=date(2024, 1, 1),
-        end=date(2026, 11, 20),
-    )
-    generate(config, topology)
-    with (tmp_path / "citizens.jsonl").open(encoding="utf-8") as lines:
-        records = [json.loads(line) for line in lines]
+    records = generated_citizens(topology, tmp_path, citizens=400, seed=5)
     for sector in topology.sectors.values():
         for record in records:
             view = snapshot(sector, record)

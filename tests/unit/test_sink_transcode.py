@@ -5,7 +5,6 @@ that does not read to its end."""
 from __future__ import annotations
 
 import io
-import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,11 @@ from consumers.sink.store import Row, projection_row
 from consumers.sink.transcode import RowReader, compile_row_reader
 from databus.projection import snapshot, snapshot_release
 from databus.topology.loader import load_topology
-from producers.generator import GeneratorConfig, generate
 from schemas.avro_gen import record_schema
 from schemas.codec import to_datum
 from schemas.models.citizen import CitizenProjection
 from schemas.models.downstream import SectorProjection
+from tests.generated_citizens import generated_citizens
 
 TOPOLOGY = Path(__file__).resolve().parents[2] / "deploy" / "topology.yaml"
 SCHEMA = record_schema(SectorProjection)
@@ -76,17 +75,7 @@ def test_generated_citizens_read_into_the_model_paths_row_for_every_sector(
     tmp_path: Path,
 ) -> None:
     topology = load_topology(TOPOLOGY)
-    config = GeneratorConfig(
-        citizens=300,
-        out_dir=tmp_path,
-        seed=11,
-        events_per_citizen=0,
-        start=date(2024, 1, 1),
-        end=date(2026, 11, 20),
-    )
-    generate(config, topology)
-    with (tmp_path / "citizens.jsonl").open(encoding="utf-8") as lines:
-        records = [json.loads(line) for line in lines]
+    records = generated_citizens(topology, tmp_path, citizens=300, seed=11)
     compared = 0
     for name, sector in topology.sectors.items():
         for record in records:
