@@ -43,9 +43,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.publish --secure
 	$(BIN)/python -m bench.outbox
 	$(BIN)/python -m bench.sync --secure
+	$(BIN)/python -m bench.sync_apply
+	$(BIN)/python -m bench.router
 	$(BIN)/python -m bench.sink
 	$(BIN)/python -m bench.backfill
 	$(BIN)/python -m bench.e2e
+	$(BIN)/python -m bench.e2e --rates 200,500,1000,1500,2000
 	$(BIN)/python -m bench.verify
 	$(BIN)/python -m bench.monitor
 
