@@ -23,7 +23,6 @@ from consumers.sink.store import Row, create_sector_schema, projection_row, upse
 from consumers.sink.transcode import compile_row_reader
 from databus.freshness import ConnectionFreshness, occurred_at_of
 from databus.metrics import SINK_ROWS
-from databus.registry import registry_client
 from databus.serde import Decoder
 from databus.settings import Settings
 from databus.topology.loader import load_topology
@@ -67,7 +66,7 @@ class SectorSink(BatchConsumer[Row]):
         )
         self.validate = validate
         self.row_decoder = Decoder(
-            registry_client(settings.endpoints.registry_url),
+            self.decoder.client,  # one registry client (and schema cache) for both
             topic,
             SectorProjection,
             reader_factory=lambda schema: compile_row_reader(schema, "citizen"),

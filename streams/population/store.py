@@ -65,7 +65,8 @@ class BatchStore:
         self.targets_loaded: set[str] = set()
         self.stored_facts: dict[str, list[Any]] = {}
         """pin -> its active facts in the table (all fields), preloaded for the citizens that
-        the batch's corrections and annulments touch (`active_facts` queries the others)."""
+        the batch's corrections and annulments touch (`active_facts` queries the others,
+        through `stored_active_facts`)."""
         self.early_facts: dict[str, list[Fact]] = {}
         self.early_loaded: set[str] = set()
         # what the batch produced
@@ -177,7 +178,16 @@ class BatchStore:
         if not pins:
             return
         self.stored_facts = {pin: [] for pin in pins}
-        for row in self.conn.execute(
+        for row in self.stored_active_facts(pins):
+            self.stored_facts[row.pin].append(row)
+
+    def stored_active_facts(self, pins: Iterable[str], fields: Iterable[str] | None = None) -> Any:
+        """The facts that still count of `pins` (of `fields` only, if given): their id, PIN,
+        field, value, event and time."""
+        where = [self.one_of(field_facts.c.pin, pins), field_facts.c.active]
+        if fields is not None:
+            where.append(self.one_of(field_facts.c.field, fields))
+        return self.conn.execute(
             select(
                 field_facts.c.id,
                 field_facts.c.pin,
@@ -185,9 +195,8 @@ class BatchStore:
                 field_facts.c.value,
                 field_facts.c.event_id,
                 field_facts.c.occurred_at,
-            ).where(and_(self.one_of(field_facts.c.pin, pins), field_facts.c.active))
-        ):
-            self.stored_facts[row.pin].append(row)
+            ).where(and_(*where))
+        )
 
     def load_early_facts(self, pins: set[str]) -> None:
         """Facts other events gave these PINs before they were citizens (a child names a parent)."""
@@ -195,22 +204,7 @@ class BatchStore:
         if not wanted:
             return
         self.early_loaded |= wanted
-        facts = self.conn.execute(
-            select(
-                field_facts.c.id,
-                field_facts.c.pin,
-                field_facts.c.field,
-                field_facts.c.value,
-                field_facts.c.event_id,
-                field_facts.c.occurred_at,
-            ).where(
-                and_(
-                    self.one_of(field_facts.c.pin, wanted),
-                    self.one_of(field_facts.c.field, MULTI_VALUED),
-                    field_facts.c.active,
-                )
-            )
-        ).all()
+        facts = self.stored_active_facts(wanted, MULTI_VALUED).all()
         if not facts:  # the usual case
             return
         events = {
@@ -291,21 +285,7 @@ class BatchStore:
                 row for owner in owners for row in self.stored_facts[owner] if row.field in wanted
             ]
         else:
-            rows = self.conn.execute(
-                select(
-                    field_facts.c.id,
-                    field_facts.c.field,
-                    field_facts.c.value,
-                    field_facts.c.event_id,
-                    field_facts.c.occurred_at,
-                ).where(
-                    and_(
-                        self.one_of(field_facts.c.pin, owners),
-                        self.one_of(field_facts.c.field, wanted),
-                        field_facts.c.active,
-                    )
-                )
-            )
+            rows = self.stored_active_facts(owners, wanted)
         out: dict[str, list[Fact]] = {}
         for row in rows:
             if not self.is_off(row.event_id, row.field):
