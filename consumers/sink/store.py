@@ -1,10 +1,16 @@
 """A sector's database table and its bulk upsert with a version guard.
 
 One row per PIN: the version it reflects, whether the citizen is deceased, and the projection
-(the allowed fields, JSON). An older version never overwrites a newer one. PostgreSQL: COPY into
-a temporary staging table, then one INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE newer.
-SQLite: INSERT ... ON CONFLICT DO UPDATE ... WHERE newer. MariaDB: INSERT ... ON DUPLICATE KEY
-UPDATE with every column guarded by the version comparison (the version itself last).
+(the allowed fields, JSON). An older version never overwrites a newer one.
+
+- PostgreSQL: the PINs the table does not hold yet (a backfill, a new sector, births) are
+  copied straight into it, under a savepoint: a row another writer inserted meanwhile (two
+  sink instances during a rebalance) sends the whole batch through the guarded path. The
+  others are copied into a temporary staging table, then one INSERT ... SELECT ... ON CONFLICT
+  DO UPDATE ... WHERE newer.
+- SQLite: INSERT ... ON CONFLICT DO UPDATE ... WHERE newer.
+- MariaDB: INSERT ... ON DUPLICATE KEY UPDATE with every column guarded by the version
+  comparison (the version itself last).
 
 A sector configured `on_deceased: delete` keeps a tombstone for a deceased citizen: the PIN, the
 version and the flag, with the personal data erased, so a late older projection cannot bring
@@ -20,6 +26,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -177,24 +184,54 @@ def copy_text(rows: Sequence[Row], now: datetime) -> str:
     )
 
 
-def _upsert_postgresql(conn: Connection, rows: Sequence[Row], now: datetime) -> int:
-    conn.execute(
-        text(
-            "CREATE TEMP TABLE IF NOT EXISTS sector_staging (pin varchar(12), version bigint, "
-            "deceased boolean, record text, updated_at timestamptz) ON COMMIT DELETE ROWS"
-        )
+def held_pins(conn: Connection, rows: Sequence[Row]) -> set[str]:
+    """The PINs of `rows` the sector table holds (PostgreSQL)."""
+    result = conn.execute(
+        text("SELECT pin FROM sector_citizens WHERE pin = ANY(:pins)"),
+        {"pins": [r.pin for r in rows]},
     )
+    return {str(pin) for (pin,) in result}
+
+
+def _upsert_postgresql(conn: Connection, rows: Sequence[Row], now: datetime) -> int:
+    held = held_pins(conn, rows)
+    new = [r for r in rows if r.pin not in held]
+    if new:
+        try:
+            with conn.begin_nested():
+                _copy(conn, "sector_citizens", new, now)
+        except UniqueViolation:  # another writer inserted one of them meanwhile
+            held = {r.pin for r in rows}
+        else:
+            if len(new) == len(rows):
+                return len(rows)
+    _upsert_staged(conn, [r for r in rows if r.pin in held], now)
+    return len(rows)
+
+
+def _copy(conn: Connection, table: str, rows: Sequence[Row], now: datetime) -> None:
     raw = conn.connection.driver_connection
     assert raw is not None
     data = copy_text(rows, now)
     with (
         raw.cursor() as cursor,
         cursor.copy(
-            "COPY sector_staging (pin, version, deceased, record, updated_at) FROM STDIN"
+            f"COPY {table} (pin, version, deceased, record, updated_at) FROM STDIN"
         ) as copy,
     ):
         for start in range(0, len(data), COPY_CHUNK):
             copy.write(data[start : start + COPY_CHUNK])
+
+
+def _upsert_staged(conn: Connection, rows: Sequence[Row], now: datetime) -> None:
+    """COPY into a temporary staging table, then one version-guarded INSERT ... ON CONFLICT."""
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS sector_staging (pin varchar(12), version bigint, "
+            "deceased boolean, record text, updated_at timestamptz) ON COMMIT DELETE ROWS"
+        )
+    )
+    _copy(conn, "sector_staging", rows, now)
     conn.execute(
         text(
             "INSERT INTO sector_citizens (pin, version, deceased, record, updated_at) "
@@ -204,4 +241,3 @@ def _upsert_postgresql(conn: Connection, rows: Sequence[Row], now: datetime) -> 
             "updated_at = EXCLUDED.updated_at WHERE EXCLUDED.version > sector_citizens.version"
         )
     )
-    return len(rows)

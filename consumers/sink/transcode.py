@@ -18,9 +18,19 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from consumers.sink.json_program import build_program
 from consumers.sink.record_json import JsonEmission
 from databus.avro_codegen import UnsupportedSchemaError
 from databus.avro_reader import PRIMITIVES, ReaderCompiler, build_reader
+
+try:
+    from consumers.sink._avro_json import JsonReader
+
+    COMPILED = True
+    """Whether the compiled transcoder is built (`setup.py`); without it the sink reads the
+    JSON record with the generated Python functions below, the same text more slowly."""
+except ImportError:  # pragma: no cover - a tree installed without its C extension
+    COMPILED = False
 
 RowReader = Callable[[bytes], dict[str, Any]]
 """Reads a projection body into its datum, with the JSON field as stored JSON text."""
@@ -32,9 +42,10 @@ class _Compiler(JsonEmission, ReaderCompiler):
     """A reader whose records named in `as_json` (and every record inside them) read into
     JSON text: the top one as `to_row` stores it, nested ones with every key."""
 
-    def __init__(self, as_json: str) -> None:
+    def __init__(self, as_json: str, *, compiled: bool = True) -> None:
         super().__init__()
         self.as_json = as_json
+        self.compiled = compiled
         self.json_depth = 0
         self.constants["_s"] = _encode_string
 
@@ -43,10 +54,23 @@ class _Compiler(JsonEmission, ReaderCompiler):
             avro_type = self.resolve(avro_type, ns)
         if isinstance(avro_type, dict) and avro_type.get("type") == "record":
             fullname = self.fullname(avro_type, ns)
+            if not self.json_depth and fullname == self.as_json and self.compiled and COMPILED:
+                reader = self.compiled_reader(avro_type, ns)
+                if reader is not None:
+                    return [f"{ind}{var}, p = {self.const(reader)}(b, p)"]
             if self.json_depth or fullname == self.as_json:
                 func = self.json_record(avro_type, ns, top=not self.json_depth)
                 return [f"{ind}{var}, p = {func}(b, p)"]
         return super().read(avro_type, var, ns, ind)
+
+    def compiled_reader(self, schema: dict[str, Any], ns: str) -> JsonReader | None:
+        """The compiled reader of record `schema` into its stored JSON, if this schema is one
+        it reads (`json_program.py`)."""
+        try:
+            program = build_program(schema, ns, self.named)
+        except (UnsupportedSchemaError, KeyError, TypeError):
+            return None
+        return JsonReader(program)
 
     def json_record(self, schema: dict[str, Any], namespace: str, *, top: bool) -> str:
         """A function `(b, p) -> (JSON text, p)` reading a record (`top`: empty fields left
@@ -97,17 +121,21 @@ class _Compiler(JsonEmission, ReaderCompiler):
         return var  # records inside the JSON record were read into their text already
 
 
-def compile_row_reader(schema: dict[str, Any] | str, json_field: str) -> RowReader | None:
+def compile_row_reader(
+    schema: dict[str, Any] | str, json_field: str, *, compiled: bool = True
+) -> RowReader | None:
     """A reader of Avro bodies of record `schema` (its dict or JSON text) into their datum,
     except that record field `json_field` reads into its stored JSON text; None if the schema
-    has no such record field or uses a type this module does not write as JSON."""
+    has no such record field or uses a type this module does not write as JSON. The JSON field
+    is read by the compiled transcoder where it can (`compiled`, and built), else by generated
+    Python."""
     parsed = json.loads(schema) if isinstance(schema, str) else schema
     if not isinstance(parsed, dict) or parsed.get("type") != "record":
         return None
     field = next((f for f in parsed.get("fields", []) if f.get("name") == json_field), None)
     if field is None or not isinstance(field["type"], dict) or field["type"]["type"] != "record":
         return None
-    compiler = _Compiler("")
+    compiler = _Compiler("", compiled=compiled)
     compiler.as_json = compiler.fullname(field["type"], parsed.get("namespace", ""))
     try:
         top = compiler.record(parsed, "")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
+from consumers.sink import store
 from consumers.sink.store import create_sector_schema, sector_citizens, to_row, upsert
 
 
@@ -60,3 +61,44 @@ def test_version_guard_and_deceased_handling(url: str) -> None:
         ).one()
     assert (tomb.version, tomb.deceased, tomb.record) == (2, True, None)
     engine.dispose()
+
+
+def test_new_pins_are_copied_and_a_row_inserted_meanwhile_takes_the_guarded_upsert(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL copies PINs the table does not hold straight into it; if another writer
+    inserted one between the lookup and the copy, the whole batch goes through the upsert and
+    the newer version stays."""
+    engine = create_engine(pg_url)
+    create_sector_schema(engine)
+    alive = {"pin": "001190123456", "given_name": "An"}
+    with engine.begin() as conn:  # all new: copied
+        upsert(
+            conn,
+            [to_row(f"00119012345{i}", 5, False, alive, erase_deceased=False) for i in range(3)],
+        )
+    monkeypatch.setattr(store, "held_pins", lambda _conn, _rows: set())  # the race
+    with engine.begin() as conn:
+        written = upsert(
+            conn,
+            [
+                to_row(
+                    "001190123450", 4, False, {**alive, "given_name": "Old"}, erase_deceased=False
+                ),
+                to_row(
+                    "001190123451", 6, False, {**alive, "given_name": "New"}, erase_deceased=False
+                ),
+                to_row("001190123459", 1, False, alive, erase_deceased=False),
+            ],
+        )
+    assert written == 3
+    with engine.connect() as conn:
+        rows = {r.pin: r for r in conn.execute(select(sector_citizens))}
+    assert {pin: row.version for pin, row in rows.items()} == {
+        "001190123450": 5,
+        "001190123451": 6,
+        "001190123452": 5,
+        "001190123459": 1,
+    }
+    assert json.loads(rows["001190123450"].record)["given_name"] == "An"
+    assert json.loads(rows["001190123451"].record)["given_name"] == "New"
