@@ -10,7 +10,7 @@ Python helper the generated writer calls does the work, so the bytes or the erro
 """
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.datetime cimport (
     PyDateTime_DATE_GET_HOUR,
     PyDateTime_DATE_GET_MICROSECOND,
@@ -243,6 +243,27 @@ cdef class AvroWriter:
                 memcpy(PyByteArray_AS_STRING(out) + size, buf.data, buf.size)
         finally:
             free(buf.data)
+
+    def field_parts(self, value):
+        """The Avro binary of each field of record `value`, in schema order (their
+        concatenation is what calling the writer appends)."""
+        cdef Buf buf
+        cdef Py_ssize_t i, start
+        cdef Node node = self.root
+        cdef list parts = []
+        if node.kind != K_RECORD:
+            raise TypeError("field_parts needs a record program")
+        buf.data = NULL
+        buf.size = 0
+        buf.cap = 0
+        try:
+            for i in range(len(node.fields)):
+                start = buf.size
+                self.emit(&buf, <Node>node.fields[i], self.field(node, i, value))
+                parts.append(PyBytes_FromStringAndSize(buf.data + start, buf.size - start))
+        finally:
+            free(buf.data)
+        return parts
 
     cdef object field(self, Node node, Py_ssize_t i, object o):
         cdef object name = node.names[i]

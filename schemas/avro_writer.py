@@ -282,22 +282,13 @@ def compile_datum_field_writer(schema: dict[str, Any], *, compiled: bool = True)
 
 
 def _compiled_fields(schema: dict[str, Any]) -> FieldWriter | None:
-    """`compile_datum_field_writer` in C: one compiled writer per field."""
+    """`compile_datum_field_writer` in C."""
     try:
-        _, fields = write_program(schema, "datum")
+        program = write_program(schema, "datum")
     except (TypeError, KeyError):
         return None
-    writers = [AvroWriter(("record", (field,)), "datum", _HELPERS) for field in fields]
-
-    def fields_(datum: Any) -> list[bytes]:
-        parts = []
-        for write in writers:
-            out = bytearray()
-            write(datum, out)
-            parts.append(bytes(out))
-        return parts
-
-    return fields_
+    fields: FieldWriter = AvroWriter(program, "datum", _HELPERS).field_parts
+    return fields
 
 
 def _compile(schema: dict[str, Any], compiler: _Compiler) -> Writer:
