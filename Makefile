@@ -5,7 +5,7 @@ STAMP := .venv/.installed
 
 .PHONY: demo test lint unit integration stack-up stack-down bench generate clean
 
-$(STAMP): pyproject.toml setup.py consumers/sink/_avro_json.pyx schemas/_avro_write.pyx
+$(STAMP): pyproject.toml setup.py $(wildcard */*.pyx */*/*.pyx)
 	deploy/local/ensure-python.sh
 
 ## demo: start Kafka + registry, apply the topology, run the main job on the embedded default

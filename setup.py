@@ -2,6 +2,7 @@
 through Cython (docs/architecture.md, "The compiled parts"):
 
 - `schemas/_avro_write.pyx`: the Avro writer of models, datums and JSON forms;
+- `databus/_avro_read.pyx`: the Avro reader into datums;
 - `consumers/sink/_avro_json.pyx`: the sector sink's Avro-to-stored-JSON reader.
 
 Built by `pip install -e .` (deploy/local/ensure-python.sh); it needs a C compiler and Python's
@@ -15,6 +16,11 @@ setup(
         Extension(
             "consumers.sink._avro_json",
             ["consumers/sink/_avro_json.pyx"],
+            extra_compile_args=["-O2"],
+        ),
+        Extension(
+            "databus._avro_read",
+            ["databus/_avro_read.pyx"],
             extra_compile_args=["-O2"],
         ),
         Extension(

@@ -225,6 +225,7 @@ class Decoder:
             struct.error,
             ValueError,
             IndexError,
+            OverflowError,  # a date or time beyond Python's range (the generated reader)
             UnicodeDecodeError,
         ) as exc:
             raise DecodeError(

@@ -20,11 +20,14 @@ from typing import Any
 
 from consumers.sink.json_program import build_program
 from consumers.sink.record_json import JsonEmission
+from databus import avro_reader
 from databus.avro_codegen import UnsupportedSchemaError
+from databus.avro_read_program import read_program
 from databus.avro_reader import PRIMITIVES, ReaderCompiler, build_reader
 
 try:
     from consumers.sink._avro_json import JsonReader
+    from databus._avro_read import AvroReader
 
     COMPILED = True
     """Whether the compiled transcoder is built (`setup.py`); without it the sink reads the
@@ -46,6 +49,8 @@ class _Compiler(JsonEmission, ReaderCompiler):
         super().__init__()
         self.as_json = as_json
         self.compiled = compiled
+        self.json_reader: JsonReader | None = None
+        """The compiled reader of the JSON record, once made."""
         self.json_depth = 0
         self.constants["_s"] = _encode_string
 
@@ -70,7 +75,8 @@ class _Compiler(JsonEmission, ReaderCompiler):
             program = build_program(schema, ns, self.named)
         except (UnsupportedSchemaError, KeyError, TypeError):
             return None
-        return JsonReader(program)
+        self.json_reader = JsonReader(program)
+        return self.json_reader
 
     def json_record(self, schema: dict[str, Any], namespace: str, *, top: bool) -> str:
         """A function `(b, p) -> (JSON text, p)` reading a record (`top`: empty fields left
@@ -141,5 +147,12 @@ def compile_row_reader(
         top = compiler.record(parsed, "")
     except (UnsupportedSchemaError, KeyError, TypeError, ValueError):
         return None
+    if compiler.json_reader is not None and avro_reader.COMPILED:
+        try:  # all in C: the compiled Avro reader calling the JSON one for its record
+            program = read_program(parsed, {compiler.as_json: compiler.json_reader})
+            compiled_reader: RowReader = AvroReader(program)
+            return compiled_reader
+        except (UnsupportedSchemaError, KeyError, TypeError, ValueError):
+            pass
     reader: RowReader = build_reader(compiler, top, str(parsed.get("name")))
     return reader
