@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +221,39 @@ def test_the_decoder_reads_known_schema_ids_through_the_compiled_reader(
     with pytest.raises(DecodeError) as short:
         decoder.decode(values[1][:3])
     assert short.value.reason == "truncated"
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_time_beyond_pythons_range_is_a_malformed_body_not_a_crash(compiled: bool) -> None:
+    """The generated reader raises OverflowError for it, the compiled one ValueError: both
+    are a dead letter (`malformed_body`), never an exception out of the decoder."""
+    client = MockSchemaRegistryClient({"url": "mock://registry"})
+    encoder = Encoder(client, "t.heartbeat", "Heartbeat", auto_register=True)
+    decoder = Decoder(
+        client,
+        "t.heartbeat",
+        Heartbeat,
+        reader_factory=lambda schema: compile_reader(schema, compiled=compiled),
+    )
+    beat = Heartbeat(
+        source="VN/GOV/BTP/hotich", instance="i-1", sequence=1, sent_at=NOW, interval_seconds=5
+    )
+    value = encoder.encode(beat)
+    assert decoder.decode(value) == beat  # the schema id is learned
+    body = bytearray(value)
+    micros = (NOW - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    at = bytes(body).find(_varint(micros))
+    assert at > 0
+    huge = bytes(body[:at]) + _varint(2**62) + bytes(body[at + len(_varint(micros)) :])
+    with pytest.raises(DecodeError) as refused:
+        decoder.decode(huge)
+    assert refused.value.reason == "malformed_body"
+
+
+def _varint(n: int) -> bytes:
+    z, out = (n << 1) ^ (n >> 63), bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
