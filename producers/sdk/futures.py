@@ -57,16 +57,14 @@ class LightFuture(Generic[T]):
         callback(self)
 
     def set_result(self, result: T) -> None:
-        self._result = result
-        self._finish()
+        self._finish(result, None)
 
     def set_exception(self, error: BaseException) -> None:
-        self._error = error
-        self._finish()
+        self._finish(None, error)
 
-    def _finish(self) -> None:
+    def _finish(self, result: T | None, error: BaseException | None) -> None:
         with _WAITERS:  # uncontended: tens of nanoseconds
-            self._done = True
+            self._result, self._error, self._done = result, error, True
             waiter, callbacks = self._waiter, self._callbacks
         if waiter is not None:
             waiter.set()

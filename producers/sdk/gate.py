@@ -25,35 +25,30 @@ class SourceGate:
         self.source: Source = topics.topology.source(self.source_name)
         self.domain: EventDomain = source_domain(topics, self.source_name)
         self._granted = frozenset(self.source.event_types)
+        self._agency = self.source.agency
 
     def check(self, event: Event | dict[str, Any], *, record: str | None = None) -> Event:
         """The validated event, or ContractError / NotGrantedError naming field and rule."""
         model = event if isinstance(event, Event) else event_from_data(self.domain, event, record)
-        label = record or f"event {model.event_id}"
+        if model.event_type in self._granted and model.source == self._agency:
+            return model
+        raise self._refusal(model, record)
+
+    def _refusal(self, model: Event, record: str | None) -> NotGrantedError:
+        """Why the topology refuses a valid event (its label formatted only now)."""
         if model.event_type not in self._granted:
-            raise NotGrantedError(
-                [
-                    Issue(
-                        "event_type",
-                        "source.not_granted",
-                        f"the topology does not grant {model.event_type} to "
-                        f"source {self.source_name}",
-                    )
-                ],
-                record=label,
+            issue = Issue(
+                "event_type",
+                "source.not_granted",
+                f"the topology does not grant {model.event_type} to source {self.source_name}",
             )
-        if model.source != self.source.agency:
-            raise NotGrantedError(
-                [
-                    Issue(
-                        "source",
-                        "source.mismatch",
-                        f"the event is signed by another agency than {self.source.agency}",
-                    )
-                ],
-                record=label,
+        else:
+            issue = Issue(
+                "source",
+                "source.mismatch",
+                f"the event is signed by another agency than {self._agency}",
             )
-        return model
+        return NotGrantedError([issue], record=record or f"event {model.event_id}")
 
 
 def resolve_source(topology: Topology, source: str) -> str:

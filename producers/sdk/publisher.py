@@ -24,12 +24,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Producer
 
 from databus.kafka_config import producer_config
-from databus.metrics import DELIVERY_LATENCY, EVENTS_FAILED, EVENTS_PUBLISHED, HEARTBEATS_SENT
+from databus.metrics import EVENTS_FAILED, HEARTBEATS_SENT
 from databus.registry import registry_client
 from databus.security.signing import EventSigner
 from databus.serde import Encoder
@@ -39,30 +39,19 @@ from databus.topology.model import Source, Topology
 from databus.topology.topics import Topics
 from producers.sdk.futures import LightFuture
 from producers.sdk.gate import NotGrantedError, SourceGate
+from producers.sdk.ledger import Delivery, DeliveryLedger, PublishError
 from schemas.domain import ContractError
 from schemas.models.downstream import Heartbeat
 from schemas.models.envelope import Event
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Delivery", "FlushReport", "PublishError", "Publisher"]
 
-class PublishError(Exception):
-    """An event was not delivered. `reason` is a code; the message holds no personal value."""
-
-    def __init__(self, event_id: str, reason: str, message: str) -> None:
-        super().__init__(f"event {event_id}: {reason}: {message}")
-        self.event_id = event_id
-        self.reason = reason
-
-
-class Delivery(NamedTuple):
-    """Where an event landed, once the broker confirmed it (acks=all)."""
-
-    event_id: str
-    topic: str
-    partition: int
-    offset: int
-    latency_seconds: float
+POLL_INTERVAL = 0.002
+"""Seconds between two polls of delivery reports while publishing: reports are served in
+batches (one poll, one lock, one metrics update for tens of events), and a future resolves at
+most this long after its report arrives (the background thread serves them when idle)."""
 
 
 @dataclass
@@ -117,13 +106,10 @@ class Publisher:
                 **(producer_overrides or {}),
             )
         )
-        self._pending: dict[str, LightFuture[Delivery]] = {}
+        self._ledger = DeliveryLedger(self.agency, self.topic)
+        self._source_header = ("source", self.agency)
         self._poll_lock = threading.Lock()
         self._last_poll = 0.0
-        self._latency = DELIVERY_LATENCY.labels(self.agency)
-        self._published: dict[str, Any] = {}
-        self._delivered = 0
-        self._failed: dict[str, str] = {}
         self._stop = threading.Event()
         self._heartbeat_seq = 0
         self._poller = threading.Thread(target=self._serve, name="databus-sdk-poll", daemon=True)
@@ -163,90 +149,51 @@ class Publisher:
         value = self._encoder.encode(model)
         event_id = str(model.event_id)
         event_type = model.event_type
-        future: LightFuture[Delivery] = LightFuture()
-        self._pending[event_id] = future  # a dict store is atomic under the GIL
-        started = time.monotonic()
-
-        def on_delivery(error: KafkaError | None, message: Message) -> None:
-            self._settle(event_id, event_type, future, error, message, started)
-
         headers: list[tuple[str, str | bytes | None]] = [
             ("event_id", event_id),
             ("event_type", event_type),
-            ("source", self.agency),
+            self._source_header,
         ]
         if self.signer is not None:
             headers += self.signer.headers(self.topic, model.subject_pin, value, event_id)
+        future = self._ledger.expect(event_id, event_type)
         while True:
             try:
                 self._producer.produce(
-                    self.topic, value, model.subject_pin, on_delivery=on_delivery, headers=headers
+                    self.topic, value, model.subject_pin, on_delivery=future, headers=headers
                 )
                 break
             except BufferError:
                 self._serve_reports(0.05)  # the queue is full: wait for room, never drop
             except Exception as exc:
-                self._pending.pop(event_id, None)
-                EVENTS_FAILED.labels(self.agency, event_type, "produce").inc()
-                raise PublishError(event_id, "produce", type(exc).__name__) from exc
-        self._serve_reports(0)
+                failure = self._ledger.abandon(event_id, event_type, "produce", type(exc).__name__)
+                raise failure from exc
+        if future.started - self._last_poll >= POLL_INTERVAL:
+            self._serve_reports(0)
         return future
 
     def _serve_reports(self, timeout: float) -> None:
         """Run due delivery callbacks in this thread (one poller at a time, never two)."""
-        if self._poll_lock.acquire(blocking=timeout > 0, timeout=timeout if timeout > 0 else -1):
+        if self._poll_lock.acquire(timeout > 0, timeout if timeout > 0 else -1):
             try:
                 self._producer.poll(timeout)
+                self._ledger.flush_metrics()
                 self._last_poll = time.monotonic()
             finally:
                 self._poll_lock.release()
-
-    def _settle(
-        self,
-        event_id: str,
-        event_type: str,
-        future: LightFuture[Delivery],
-        error: KafkaError | None,
-        message: Message,
-        started: float,
-    ) -> None:
-        """Delivery callback; runs inside `_serve_reports`, so never in two threads at once."""
-        self._pending.pop(event_id, None)
-        if error is None:
-            latency = time.monotonic() - started
-            self._delivered += 1
-            self._latency.observe(latency)
-            counter = self._published.get(event_type)
-            if counter is None:
-                counter = self._published[event_type] = EVENTS_PUBLISHED.labels(
-                    self.agency, event_type
-                )
-            counter.inc()
-            future.set_result(
-                Delivery(
-                    event_id,
-                    message.topic() or self.topic,
-                    message.partition() or 0,
-                    message.offset() or 0,
-                    latency,
-                )
-            )
-        else:
-            reason = _reason(error)
-            self._failed[event_id] = reason
-            EVENTS_FAILED.labels(self.agency, event_type, reason).inc()
-            future.set_exception(PublishError(event_id, reason, error.str()))
 
     # ------------------------------------------------------------------ flush / close
 
     def flush(self, timeout: float = 30.0) -> FlushReport:
         """Wait up to `timeout` s for every delivery report; say what is still pending."""
         deadline = time.monotonic() + timeout
-        while self._pending and time.monotonic() < deadline:
+        while self._ledger.pending and time.monotonic() < deadline:
             with self._poll_lock:  # flush runs callbacks: keep them in one thread at a time
                 self._producer.flush(max(0.0, min(0.5, deadline - time.monotonic())))
         with self._poll_lock:
-            return FlushReport(self._delivered, dict(self._failed), list(self._pending))
+            ledger = self._ledger
+            ledger.flush_metrics()
+            return FlushReport(ledger.delivered, dict(ledger.failed), list(ledger.pending))
 
     def close(self, timeout: float = 30.0) -> FlushReport:
         """Stop heartbeats, flush, stop the poller; the report lists what was not delivered."""
@@ -302,12 +249,6 @@ class Publisher:
             HEARTBEATS_SENT.labels(self.agency).inc()
         except Exception as exc:  # a missed heartbeat must never break publishing
             log.warning("heartbeat of %s not sent: %s", self.source_name, type(exc).__name__)
-
-
-def _reason(error: KafkaError) -> str:
-    if error.code() == KafkaError._MSG_TIMED_OUT:
-        return "delivery_timeout"
-    return f"kafka_{error.name().lower().lstrip('_')}"
 
 
 def _event_type_label(event: Event | dict[str, Any]) -> str:
