@@ -15,6 +15,8 @@ from cpython.dict cimport PyDict_SetItem
 from cpython.list cimport PyList_Append
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 
+from databus._avro_c cimport MAX_DAYS, MIN_DAYS, civil_from_days, read_long, take_byte
+
 import struct
 from datetime import timezone
 from uuid import UUID
@@ -66,8 +68,6 @@ _KINDS = {
     "call": K_CALL,
 }
 
-cdef long long MIN_DAYS = -719162  # 0001-01-01
-cdef long long MAX_DAYS = 2932896  # 9999-12-31
 cdef long long DAY_MICROS = 86400 * 1000000
 cdef long long HOUR_MICROS = 3600 * 1000000
 cdef long long MAX_MILLIS = 9223372036854775  # beyond it, millis * 1000 leaves 64 bits
@@ -117,31 +117,6 @@ cdef class AvroReader:
                     PyBytes_GET_SIZE(body), &p)
 
 
-cdef inline int take_byte(const unsigned char* b, Py_ssize_t n, Py_ssize_t* p) except -1:
-    if p[0] >= n:
-        raise EOFError("the Avro body is truncated")
-    p[0] += 1
-    return b[p[0] - 1]
-
-
-cdef long long read_long(const unsigned char* b, Py_ssize_t n, Py_ssize_t* p) except? -1:
-    """The zig-zag varint at b[p] (at most 64 bits), advancing p."""
-    cdef unsigned long long acc = 0
-    cdef unsigned long long c
-    cdef int shift = 0
-    while True:
-        if p[0] >= n:
-            raise EOFError("the Avro body is truncated")
-        c = b[p[0]]
-        p[0] += 1
-        if shift == 63 and c > 1:
-            raise ValueError("a varint longer than 64 bits")
-        acc |= (c & 0x7F) << shift
-        if not c & 0x80:
-            return <long long>((acc >> 1) ^ (-(acc & 1)))
-        shift += 7
-
-
 cdef Py_ssize_t read_length(const unsigned char* b, Py_ssize_t n, Py_ssize_t* p) except -1:
     cdef long long length = read_long(b, n, p)
     if length < 0:
@@ -149,20 +124,6 @@ cdef Py_ssize_t read_length(const unsigned char* b, Py_ssize_t n, Py_ssize_t* p)
     if length > n - p[0]:
         raise EOFError("the Avro body is truncated")
     return <Py_ssize_t>length
-
-
-cdef void civil_from_days(long long days, int* year, int* month, int* day):
-    """The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm)."""
-    cdef long long z = days + 719468
-    cdef long long era = (z if z >= 0 else z - 146096) // 146097
-    cdef long long doe = z - era * 146097
-    cdef long long yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    cdef long long y = yoe + era * 400
-    cdef long long doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    cdef long long mp = (5 * doy + 2) // 153
-    day[0] = <int>(doy - (153 * mp + 2) // 5 + 1)
-    month[0] = <int>(mp + 3 if mp < 10 else mp - 9)
-    year[0] = <int>(y + 1 if month[0] <= 2 else y)
 
 
 cdef object utc_datetime(long long micros):

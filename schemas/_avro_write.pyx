@@ -28,8 +28,10 @@ from cpython.datetime cimport (
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject_GetAttr, PyObject_IsTrue
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
-from libc.stdlib cimport free, realloc
+from libc.stdlib cimport free
 from libc.string cimport memcpy
+
+from databus._avro_c cimport Buf, days_from_civil, put, put_byte, put_varlong, reserve
 
 import struct
 from datetime import date, datetime, timezone
@@ -88,55 +90,6 @@ _KINDS = {
 _FORMS = {"model": F_MODEL, "datum": F_DATUM, "json": F_JSON}
 
 
-cdef struct Buf:
-    char* data
-    Py_ssize_t size
-    Py_ssize_t cap
-
-
-cdef int reserve(Buf* out, Py_ssize_t more) except -1:
-    cdef Py_ssize_t cap
-    cdef char* data
-    if out.size + more <= out.cap:
-        return 0
-    cap = out.cap * 2 if out.cap else 512
-    while cap < out.size + more:
-        cap *= 2
-    data = <char*>realloc(out.data, cap)
-    if data == NULL:
-        raise MemoryError()
-    out.data = data
-    out.cap = cap
-    return 0
-
-
-cdef inline int put(Buf* out, const char* text, Py_ssize_t size) except -1:
-    reserve(out, size)
-    memcpy(out.data + out.size, text, size)
-    out.size += size
-    return 0
-
-
-cdef inline int put_byte(Buf* out, char byte) except -1:
-    reserve(out, 1)
-    out.data[out.size] = byte
-    out.size += 1
-    return 0
-
-
-cdef int put_varlong(Buf* out, long long n) except -1:
-    """Avro `long`: zig-zag, then base-128 varint."""
-    cdef unsigned long long z = ((<unsigned long long>n) << 1) ^ (<unsigned long long>(n >> 63))
-    reserve(out, 10)
-    while z > 0x7F:
-        out.data[out.size] = <char>((z & 0x7F) | 0x80)
-        out.size += 1
-        z >>= 7
-    out.data[out.size] = <char>z
-    out.size += 1
-    return 0
-
-
 cdef int put_bytes_object(Buf* out, bytes value) except -1:
     return put(out, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
 
@@ -167,18 +120,6 @@ cdef int put_uuid(Buf* out, bytes raw) except -1:
         out.data[out.size + 1] = HEX[b[i] & 0xF]
         out.size += 2
     return 0
-
-
-cdef long long days_from_civil(long long y, long long m, long long d):
-    """Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm)."""
-    cdef long long era, yoe, doy, doe
-    if m <= 2:
-        y -= 1
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
 
 
 cdef class Node:

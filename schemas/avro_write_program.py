@@ -31,13 +31,9 @@ _PRIMITIVES: dict[str, Program] = {
 
 
 def _varint(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z > 0x7F:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
+    from schemas.avro_writer import zigzag  # here: avro_writer imports this module
+
+    return zigzag(n)
 
 
 class _Builder:

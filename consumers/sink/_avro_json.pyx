@@ -12,8 +12,19 @@ UTF-8 raises UnicodeDecodeError.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
+
+from databus._avro_c cimport (
+    MAX_DAYS,
+    MIN_DAYS,
+    Buf,
+    civil_from_days,
+    put,
+    read_long,
+    reserve,
+    take_byte,
+)
 
 from json.encoder import encode_basestring
 
@@ -44,35 +55,6 @@ _KINDS = {
 }
 
 cdef const char* HEX = b"0123456789abcdef"
-
-
-cdef struct Buf:
-    char* data
-    Py_ssize_t size
-    Py_ssize_t cap
-
-
-cdef int reserve(Buf* out, Py_ssize_t more) except -1:
-    cdef Py_ssize_t cap
-    cdef char* data
-    if out.size + more <= out.cap:
-        return 0
-    cap = out.cap * 2 if out.cap else 1024
-    while cap < out.size + more:
-        cap *= 2
-    data = <char*>realloc(out.data, cap)
-    if data == NULL:
-        raise MemoryError()
-    out.data = data
-    out.cap = cap
-    return 0
-
-
-cdef inline int put(Buf* out, const char* text, Py_ssize_t size) except -1:
-    reserve(out, size)
-    memcpy(out.data + out.size, text, size)
-    out.size += size
-    return 0
 
 
 cdef class Node:
@@ -247,31 +229,6 @@ cdef int record(Buf* out, Node node, const unsigned char* b, Py_ssize_t n, Py_ss
         free(region)
     return 0
 
-cdef inline int take_byte(const unsigned char* b, Py_ssize_t n, Py_ssize_t* p) except -1:
-    if p[0] >= n:
-        raise EOFError("the Avro body is truncated")
-    p[0] += 1
-    return b[p[0] - 1]
-
-
-cdef long long read_long(const unsigned char* b, Py_ssize_t n, Py_ssize_t* p) except? -1:
-    """The zig-zag varint at b[p] (at most 64 bits), advancing p."""
-    cdef unsigned long long acc = 0
-    cdef unsigned long long c
-    cdef int shift = 0
-    while True:
-        if p[0] >= n:
-            raise EOFError("the Avro body is truncated")
-        c = b[p[0]]
-        p[0] += 1
-        if shift == 63 and c > 1:
-            raise ValueError("a varint longer than 64 bits")
-        acc |= (c & 0x7F) << shift
-        if not c & 0x80:
-            return <long long>((acc >> 1) ^ (-(acc & 1)))
-        shift += 7
-
-
 cdef int put_string(Buf* out, const unsigned char* text, Py_ssize_t size) except -1:
     """A JSON string of UTF-8 `text`, escaped as `json.encoder.encode_basestring` escapes."""
     cdef Py_ssize_t i, run = 0
@@ -330,22 +287,11 @@ cdef int put_long(Buf* out, long long value) except -1:
 cdef int put_date(Buf* out, long long days) except -1:
     """A quoted ISO date of `days` since 1970-01-01, as `date.isoformat` writes it (years 1 to
     9999, as `date.fromordinal` allows)."""
-    cdef long long ordinal = days + 719163
-    cdef long long z, era, doe, yoe, y, doy, mp, d, m
+    cdef int y, m, d
     cdef char text[12]
-    if ordinal < 1 or ordinal > 3652059:
+    if days < MIN_DAYS or days > MAX_DAYS:
         raise ValueError("a date out of range")
-    z = days + 719468  # civil from days (Howard Hinnant's algorithm)
-    era = (z if z >= 0 else z - 146096) // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    y = yoe + era * 400
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    if m <= 2:
-        y += 1
+    civil_from_days(days, &y, &m, &d)
     text[0] = b'"'
     text[1] = <char>(48 + y // 1000)
     text[2] = <char>(48 + y // 100 % 10)

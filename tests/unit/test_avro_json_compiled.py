@@ -18,6 +18,7 @@ from consumers.sink import transcode
 from consumers.sink._avro_json import JsonReader
 from consumers.sink.json_program import build_program
 from databus.avro_codegen import UnsupportedSchemaError
+from tests.avro_bytes import has_overlong_varint, varint
 
 INNER: dict[str, Any] = {
     "type": "record",
@@ -137,22 +138,13 @@ def test_a_damaged_body_is_refused_or_read_as_the_python_reader_reads_it(
     cut = data.draw(st.integers(0, len(body)))
     damaged = bytes(body[:cut])
     compiled = _outcome(COMPILED, damaged)
-    if compiled is ValueError and _overlong_varint(damaged):
+    if compiled is ValueError and has_overlong_varint(damaged):
         return  # a varint of more than 64 bits: not Avro; Python reads it as a big integer
     python = _outcome(PYTHON, damaged)
     if isinstance(python, type) or isinstance(compiled, type):
         assert isinstance(python, type) and isinstance(compiled, type), (python, compiled)
     else:
         assert compiled == python
-
-
-def _overlong_varint(body: bytes) -> bool:
-    run = 0
-    for byte in body:
-        run = run + 1 if byte & 0x80 else 0
-        if run >= 9:
-            return True
-    return False
 
 
 def test_strings_are_escaped_as_the_json_module_escapes_them() -> None:
@@ -205,16 +197,8 @@ def test_a_date_out_of_pythons_range_is_refused() -> None:
     }
     reader = JsonReader(build_program(schema, "", {}))
     for days in (-719163, 2932897):  # 0001-01-01 minus one day, 9999-12-31 plus one
-        zigzag = (days << 1) ^ (days >> 63)
-        varint = bytearray()
-        while True:
-            byte = zigzag & 0x7F
-            zigzag >>= 7
-            varint.append(byte | (0x80 if zigzag else 0))
-            if not zigzag:
-                break
         with pytest.raises(ValueError):
-            reader(bytes(varint), 0)
+            reader(varint(days), 0)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from databus import avro_reader
 from databus.avro_codegen import UnsupportedSchemaError
 from databus.avro_read_program import read_program
 from databus.avro_reader import compile_reader
+from tests.avro_bytes import has_overlong_varint, varint
 
 SCHEMA: dict[str, Any] = {
     "type": "record",
@@ -116,15 +117,6 @@ def test_any_datum_reads_as_the_python_reader_and_fastavro_read_it(datum: dict[s
     assert got == fastavro.schemaless_reader(io.BytesIO(body), PARSED, None)
 
 
-def _overlong_varint(body: bytes) -> bool:
-    run = 0
-    for byte in body:
-        run = run + 1 if byte & 0x80 else 0
-        if run >= 9:
-            return True
-    return False
-
-
 @settings(max_examples=400, deadline=None)
 @given(datum=_DATUM, data=st.data())
 def test_a_damaged_body_is_refused_or_read_as_the_python_reader_reads_it(
@@ -136,7 +128,7 @@ def test_a_damaged_body_is_refused_or_read_as_the_python_reader_reads_it(
         body[at] = data.draw(st.integers(0, 255))
     damaged = bytes(body[: data.draw(st.integers(0, len(body)))])
     compiled = _outcome(COMPILED, damaged)
-    if compiled == "refused" and _overlong_varint(damaged):
+    if compiled == "refused" and has_overlong_varint(damaged):
         return  # a varint of more than 64 bits: not Avro; Python reads it as a big integer
     python = _outcome(PYTHON, damaged)
     assert compiled == python
@@ -153,14 +145,6 @@ def test_the_edges_of_pythons_dates_and_times(days: int, micros: int) -> None:
     fast, slow = compile_reader(schema), compile_reader(schema, compiled=False)
     assert fast is not None
     assert slow is not None
-
-    def varint(n: int) -> bytes:
-        z, out = (n << 1) ^ (n >> 63), bytearray()
-        while z > 0x7F:
-            out.append((z & 0x7F) | 0x80)
-            z >>= 7
-        out.append(z)
-        return bytes(out)
 
     body = varint(days) + varint(micros)
     assert fast(body) == slow(body)

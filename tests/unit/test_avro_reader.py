@@ -38,6 +38,7 @@ from schemas.models.downstream import (
     VerificationResult,
     VerificationStatus,
 )
+from tests.avro_bytes import varint
 from tests.strategies import events
 
 SCHEMAS = all_schemas()
@@ -242,18 +243,9 @@ def test_a_time_beyond_pythons_range_is_a_malformed_body_not_a_crash(compiled: b
     assert decoder.decode(value) == beat  # the schema id is learned
     body = bytearray(value)
     micros = (NOW - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    at = bytes(body).find(_varint(micros))
+    at = bytes(body).find(varint(micros))
     assert at > 0
-    huge = bytes(body[:at]) + _varint(2**62) + bytes(body[at + len(_varint(micros)) :])
+    huge = bytes(body[:at]) + varint(2**62) + bytes(body[at + len(varint(micros)) :])
     with pytest.raises(DecodeError) as refused:
         decoder.decode(huge)
     assert refused.value.reason == "malformed_body"
-
-
-def _varint(n: int) -> bytes:
-    z, out = (n << 1) ^ (n >> 63), bytearray()
-    while z > 0x7F:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
