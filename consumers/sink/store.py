@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+import psycopg
 from psycopg.errors import UniqueViolation
 from sqlalchemy import (
     BigInteger,
@@ -40,6 +41,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from consumers.sink.record_json import RecordJson, compile_record_json
 from schemas.avro_gen import record_schema
@@ -200,8 +202,10 @@ def _upsert_postgresql(conn: Connection, rows: Sequence[Row], now: datetime) -> 
         try:
             with conn.begin_nested():
                 _copy(conn, "sector_citizens", new, now)
-        except UniqueViolation:  # another writer inserted one of them meanwhile
-            held = {r.pin for r in rows}
+        except IntegrityError as error:
+            if not isinstance(error.orig, UniqueViolation):
+                raise
+            held = {r.pin for r in rows}  # another writer inserted one of them meanwhile
         else:
             if len(new) == len(rows):
                 return len(rows)
@@ -210,17 +214,21 @@ def _upsert_postgresql(conn: Connection, rows: Sequence[Row], now: datetime) -> 
 
 
 def _copy(conn: Connection, table: str, rows: Sequence[Row], now: datetime) -> None:
+    """COPY `rows` into `table` on the connection's driver connection. The driver's errors are
+    raised as SQLAlchemy raises them for statements (`DBAPIError` and its subclasses), so the
+    sink tells an unavailable database (retried) from a bad batch as for any statement."""
     raw = conn.connection.driver_connection
     assert raw is not None
     data = copy_text(rows, now)
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(
-            f"COPY {table} (pin, version, deceased, record, updated_at) FROM STDIN"
-        ) as copy,
-    ):
-        for start in range(0, len(data), COPY_CHUNK):
-            copy.write(data[start : start + COPY_CHUNK])
+    statement = f"COPY {table} (pin, version, deceased, record, updated_at) FROM STDIN"
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for start in range(0, len(data), COPY_CHUNK):
+                copy.write(data[start : start + COPY_CHUNK])
+    except psycopg.Error as error:
+        raise DBAPIError.instance(
+            statement, None, error, psycopg.Error, connection_invalidated=raw.broken
+        ) from error
 
 
 def _upsert_staged(conn: Connection, rows: Sequence[Row], now: datetime) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
+from sqlalchemy.exc import DBAPIError
 
+from consumers.batch import database_unavailable
 from consumers.sink import store
 from consumers.sink.store import create_sector_schema, sector_citizens, to_row, upsert
 
@@ -102,3 +104,17 @@ def test_new_pins_are_copied_and_a_row_inserted_meanwhile_takes_the_guarded_upse
     }
     assert json.loads(rows["001190123450"].record)["given_name"] == "An"
     assert json.loads(rows["001190123451"].record)["given_name"] == "New"
+
+
+def test_a_read_only_database_is_unavailable_not_a_bad_batch(pg_url: str) -> None:
+    """The straight COPY's errors come as SQLAlchemy's, so the sink waits for a database
+    turned read-only (retries the batch) instead of failing on it."""
+    engine = create_engine(pg_url)
+    create_sector_schema(engine)
+    rows = [to_row("001190123499", 1, False, {"pin": "001190123499"}, erase_deceased=False)]
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        with pytest.raises(DBAPIError) as refused:
+            upsert(conn, rows)
+        conn.rollback()
+    assert database_unavailable(refused.value)
