@@ -25,7 +25,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -189,6 +189,12 @@ class BatchConsumer(ABC, Generic[Item]):
                     self._rejoin(failed.error)
                     continue
                 if writing is not None:
+                    if self._wrote(writing) and items:
+                        # durable: the next batch is written while this one's offsets commit
+                        following = writer.submit(self._write_once, items)
+                        self._complete(writing)
+                        writing = _Writing(messages, items, following, decoded)
+                        continue
                     self._complete(writing)
                     writing = None
                 if messages:
@@ -273,6 +279,14 @@ class BatchConsumer(ABC, Generic[Item]):
     def _write_once(self, items: list[Item]) -> int:
         with self.engine.begin() as conn:
             return self.write(conn, items)
+
+    @staticmethod
+    def _wrote(batch: _Writing[Item]) -> bool:
+        """Wait for a batch's write; whether it succeeded (else `_complete` retries it)."""
+        if batch.future is None:
+            return False
+        wait([batch.future])
+        return batch.future.exception() is None
 
     def _complete(self, batch: _Writing[Item], *, write_here: bool = False) -> None:
         """Wait for a batch's write (retrying here while the database is down), deliver the

@@ -19,7 +19,7 @@ from confluent_kafka import Message
 from sqlalchemy import Connection, create_engine
 
 from consumers.batch import BatchConsumer
-from consumers.sink.store import Row, create_sector_schema, projection_row, upsert
+from consumers.sink.store import Inserts, Row, create_sector_schema, projection_row, upsert
 from consumers.sink.transcode import compile_row_reader
 from databus.freshness import ConnectionFreshness, occurred_at_of
 from databus.metrics import SINK_ROWS
@@ -65,6 +65,7 @@ class SectorSink(BatchConsumer[Row]):
             max_wait=max_wait,
         )
         self.validate = validate
+        self.inserts = Inserts()  # only the writer thread reads and sets it
         self.row_decoder = Decoder(
             self.decoder.client,  # one registry client (and schema cache) for both
             topic,
@@ -97,7 +98,7 @@ class SectorSink(BatchConsumer[Row]):
         )
 
     def write(self, conn: Connection, items: Sequence[Row]) -> int:
-        written = upsert(conn, items)
+        written = upsert(conn, items, self.inserts)
         SINK_ROWS.labels(self.sector).inc(written)
         return written
 

@@ -118,3 +118,35 @@ def test_a_read_only_database_is_unavailable_not_a_bad_batch(pg_url: str) -> Non
             upsert(conn, rows)
         conn.rollback()
     assert database_unavailable(refused.value)
+
+
+def test_after_a_batch_of_new_pins_the_next_is_copied_first_and_a_held_pin_sends_it_back(
+    pg_url: str,
+) -> None:
+    engine = create_engine(pg_url)
+    create_sector_schema(engine)
+    alive = {"pin": "001190123456", "given_name": "An"}
+    inserts = store.Inserts()
+
+    def rows(version: int, *pins: str) -> list[store.Row]:
+        return [to_row(pin, version, False, alive, erase_deceased=False) for pin in pins]
+
+    with engine.begin() as conn:
+        store.upsert(conn, rows(1, "001190000001", "001190000002"), inserts)
+    assert inserts.all_new
+    with engine.begin() as conn:  # copied straight in, no lookup
+        store.upsert(conn, rows(1, "001190000003"), inserts)
+    assert inserts.all_new
+    with engine.begin() as conn:  # the straight copy fails on a held PIN: the guarded way
+        store.upsert(conn, rows(2, "001190000004", "001190000001"), inserts)
+    assert not inserts.all_new
+    with engine.begin() as conn:  # an older version of a held PIN changes nothing
+        store.upsert(conn, rows(1, "001190000004"), inserts)
+    with engine.connect() as conn:
+        versions = {r.pin: r.version for r in conn.execute(select(sector_citizens))}
+    assert versions == {
+        "001190000001": 2,
+        "001190000002": 1,
+        "001190000003": 1,
+        "001190000004": 2,
+    }

@@ -4,12 +4,14 @@ exceeds its size."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
+from datetime import datetime
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, Message, TopicPartition
 from sqlalchemy import Connection
 
 from consumers.batch import BatchConsumer, ConsumerStats, FatalConsumerError, _Writing
@@ -119,3 +121,44 @@ def test_a_fatal_error_after_part_of_a_batch_keeps_that_part_and_raises_next_tim
     assert items == ["a"]
     with pytest.raises(FatalConsumerError):
         batch._gather(None)
+
+
+class _Producer:
+    def flush(self, timeout: float) -> int:
+        return 0
+
+
+class _Pipelined(_Batch):
+    """`run` with writes and commits recorded: the first batch's commit waits (up to 5 s) for
+    the second batch's write to have started."""
+
+    def __init__(self, consumer: _Consumer) -> None:
+        super().__init__(consumer, 2)
+        self.producer = _Producer()  # type: ignore[assignment]
+        self.log: list[str] = []
+        self.second_started = threading.Event()
+
+    def _subscribe(self) -> None:
+        pass
+
+    def _write_once(self, items: list[str]) -> int:
+        self.log.append("write " + items[0])
+        if items[0] == "c":
+            self.second_started.set()
+        return len(items)
+
+    def committed(self, messages: Sequence[Message], applied_at: datetime) -> None:
+        pass
+
+    def _commit(self, offsets: list[TopicPartition]) -> None:
+        if not self.log.count("commit"):
+            self.log.append("second write started" if self.second_started.wait(5) else "late")
+        self.log.append("commit")
+
+
+def test_the_next_batch_is_written_while_the_previous_ones_offsets_commit() -> None:
+    consumer = _Consumer([_messages("a", "b"), _messages("c", "d"), [], []])
+    consumer.close = lambda: None  # type: ignore[attr-defined]
+    sink = _Pipelined(consumer)
+    sink.run(lambda: sink.log.count("commit") >= 1 and sink.second_started.is_set())
+    assert sink.log == ["write a", "write c", "second write started", "commit", "commit"]
