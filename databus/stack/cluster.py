@@ -116,8 +116,13 @@ def node_id_of(name: str) -> int | None:
 
 def _kafka_uuid() -> str:
     """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (as StorageTool's
-    `random-uuid` prints it), made here rather than by a JVM start."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    `random-uuid` prints it), made here rather than by a JVM start. Like Kafka's own
+    `Uuid.randomUuid`, never one starting with "-": `kafka-storage format --cluster-id -x...`
+    takes it for an option (one start in 64 failed so)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not text.startswith("-"):
+            return text
 
 
 def node_properties(plan: ClusterPlan, node_id: int, log_dir: Path) -> str:

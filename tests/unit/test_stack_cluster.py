@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 
+from databus.stack import cluster
 from databus.stack.cluster import ClusterPlan, node_id_of, node_part, node_properties
 from databus.stack.errors import StackError
 from databus.stack.launcher import Stack
@@ -68,3 +70,14 @@ def test_the_bootstrap_of_a_cluster_names_every_node(tmp_path: Path) -> None:
             marker="m",
         )
     assert state.kafka_bootstrap() == "127.0.0.1:901,127.0.0.1:902,127.0.0.1:903"
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kafka-storage format --cluster-id -...` reads it as an option: Kafka's own ids avoid
+    the dash, so do ours (the first random id here would start with one)."""
+    ids = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=bytes(16))])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(ids))
+    made = cluster._kafka_uuid()
+    assert made == "AAAAAAAAAAAAAAAAAAAAAA"
+    monkeypatch.undo()
+    assert all(not cluster._kafka_uuid().startswith("-") for _ in range(2000))
