@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from databus.stack import process
 from databus.stack.errors import MissingToolError
 from databus.stack.parts.kafka import _server_properties
 from databus.stack.process import free_port, is_ours, port_open, require_tool, stop
@@ -80,3 +81,13 @@ def test_free_port_is_not_bound() -> None:
     port = free_port()
     assert 0 < port < 65536
     assert not port_open("127.0.0.1", port)
+
+
+def test_free_ports_are_chosen_below_the_ephemeral_range() -> None:
+    """Outgoing connections take their ports from the kernel's ephemeral range, so a server
+    port chosen there may be gone before the server binds it."""
+    low = process._ephemeral_low()
+    ports = {free_port() for _ in range(50)}
+    if low - process.LOWEST_PORT >= 1000:
+        assert all(process.LOWEST_PORT <= p < low for p in ports)
+    assert len(ports) > 1
