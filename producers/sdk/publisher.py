@@ -185,9 +185,14 @@ class Publisher:
     # ------------------------------------------------------------------ flush / close
 
     def flush(self, timeout: float = 30.0) -> FlushReport:
-        """Wait up to `timeout` s for every delivery report; say what is still pending."""
+        """Wait up to `timeout` s for every delivery report; say what is still pending.
+
+        Waits for the heartbeats in the producer's queue too: they have no ledger entry, and
+        a heartbeat still queued when the producer is dropped would be lost.
+        """
         deadline = time.monotonic() + timeout
-        while self._ledger.pending and time.monotonic() < deadline:
+        producer = self._producer
+        while (self._ledger.pending or len(producer)) and time.monotonic() < deadline:
             with self._poll_lock:  # flush runs callbacks: keep them in one thread at a time
                 self._producer.flush(max(0.0, min(0.5, deadline - time.monotonic())))
         with self._poll_lock:

@@ -135,6 +135,17 @@ def test_heartbeats_flow_at_start(bus_ready: Settings) -> None:
     assert {m.key() for m in messages} == {b"VN/GOV/BCA/cutru"}
 
 
+def test_a_heartbeat_sent_just_before_close_is_delivered(bus_ready: Settings) -> None:
+    """Heartbeats have no delivery ledger entry; close must still wait for them."""
+    topics = Topics.from_settings(bus_ready)
+    before = len(read_all(bus_ready.endpoints.bootstrap_servers, topics.heartbeats))
+    for _ in range(3):
+        with Publisher.for_source("identity", settings=bus_ready, heartbeats=False) as publisher:
+            publisher.send_heartbeat()
+    after = read_all(bus_ready.endpoints.bootstrap_servers, topics.heartbeats)
+    assert len(after) == before + 3
+
+
 @pytest.mark.slow
 def test_100k_events_all_on_the_topic_once_and_in_order_per_pin(bus_ready: Settings) -> None:
     per_pin, subjects = 10, pins(10_000)
