@@ -17,6 +17,8 @@ from pydantic_core import to_json
 from sqlalchemy import JSON, Boolean, LargeBinary, Table
 from sqlalchemy.dialects import postgresql
 
+from databus.pgdriver import sqlalchemy_errors
+
 Formatter = Callable[[Any], str]
 
 NULL = "\\N"
@@ -162,14 +164,19 @@ def copy_rows(
     """COPY `rows` into `table` (or the table called `name`) through a psycopg connection,
     inside its current transaction: the columns `names` (default: the first row's keys; the
     rows may hold other keys, left out). The text is made before the COPY starts, so the
-    server never waits on Python mid-statement."""
+    server never waits on Python mid-statement. The driver's errors are raised as SQLAlchemy's
+    (`databus.pgdriver.sqlalchemy_errors`)."""
     if not rows:
         return
     columns = tuple(rows[0] if names is None else names)
     line = _line_maker(table, columns)()
     text = "".join([line(row) for row in rows])
     statement = f"COPY {name or table.name} ({', '.join(columns)}) FROM STDIN"
-    with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+    with (
+        sqlalchemy_errors(driver_connection, statement),
+        driver_connection.cursor() as cursor,
+        cursor.copy(statement) as copy,
+    ):
         for start in range(0, len(text), _CHUNK):
             copy.write(text[start : start + _CHUNK])
 

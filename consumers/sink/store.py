@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-import psycopg
 from psycopg.errors import UniqueViolation
 from sqlalchemy import (
     BigInteger,
@@ -41,9 +40,10 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from consumers.sink.record_json import RecordJson, compile_record_json
+from databus.pgdriver import sqlalchemy_errors
 from schemas.avro_gen import record_schema
 from schemas.models.base import Contract
 
@@ -244,14 +244,9 @@ def _copy(conn: Connection, table: str, rows: Sequence[Row], now: datetime) -> N
     assert raw is not None
     data = copy_text(rows, now)
     statement = f"COPY {table} (pin, version, deceased, record, updated_at) FROM STDIN"
-    try:
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for start in range(0, len(data), COPY_CHUNK):
-                copy.write(data[start : start + COPY_CHUNK])
-    except psycopg.Error as error:
-        raise DBAPIError.instance(
-            statement, None, error, psycopg.Error, connection_invalidated=raw.broken
-        ) from error
+    with sqlalchemy_errors(raw, statement), raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for start in range(0, len(data), COPY_CHUNK):
+            copy.write(data[start : start + COPY_CHUNK])
 
 
 def _upsert_staged(conn: Connection, rows: Sequence[Row], now: datetime) -> None:

@@ -10,11 +10,12 @@ there the relay polls, and this does nothing.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from databus.outbox.table import check_table_name
+from databus.pgdriver import execute
 
-_NOTIFY = text("SELECT pg_notify(:channel, '')")
+_NOTIFY = "SELECT pg_notify(%s, '')"
 
 
 def notify_channel(table: str) -> str:
@@ -25,5 +26,5 @@ def notify_channel(table: str) -> str:
 def notify_relay(conn: Connection, table: str) -> None:
     """Inside the writer's transaction: wake the relay of outbox `table` when it commits
     (PostgreSQL; elsewhere a no-op)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_NOTIFY, {"channel": notify_channel(table)})
+    if conn.dialect.name == "postgresql":  # through the driver: sent every batch
+        execute(conn, _NOTIFY, notify_channel(table))

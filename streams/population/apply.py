@@ -34,7 +34,7 @@ from schemas.models.base import ChangeType
 from schemas.models.envelope import Event
 from streams.population import reestablish, rules
 from streams.population.changes import DEFAULTS, MULTI_VALUED, FieldChange, field_changes
-from streams.population.isolation import FaultInjector, is_infrastructure
+from streams.population.isolation import FaultInjector, batch_savepoint, is_infrastructure
 from streams.population.model import (
     APPLY_FAILED,
     AppliedChange,
@@ -125,7 +125,7 @@ class PopulationApplier:
         # occurrences found by earlier runs stay valid.
         while True:
             try:
-                with conn.begin_nested():  # one savepoint per batch run, not per event
+                with batch_savepoint(conn):  # one savepoint per batch run, not per event
                     return _Batch(self, conn, aside).run(batch)
             except _RedoError as redo:
                 if redo.occurrence in aside:  # set aside already: the runs are not repeatable

@@ -13,11 +13,15 @@ engine then raises `InjectedFaultError` while applying each of them, as an unfor
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Final
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from databus.pgdriver import execute
 from schemas.models.envelope import Event
 
 FAULT_ENV: Final = "DATABUS_SYNC_FAULT_EVENT_IDS"
@@ -34,6 +38,31 @@ def is_infrastructure(error: BaseException) -> bool:
         return True
     code = getattr(error.orig, "sqlstate", None) or ""
     return str(code).startswith(_RETRYABLE_SQLSTATES)
+
+
+_SAVEPOINT = "population_batch"
+
+
+@contextmanager
+def batch_savepoint(conn: Connection) -> Iterator[None]:
+    """A savepoint around one run of a batch: rolled back if the block raises, else released.
+
+    On PostgreSQL its statements go through the driver (`databus.pgdriver`): SQLAlchemy's
+    nested transaction cost about 0.4 ms of CPU a batch. If the rollback itself fails (the
+    connection is gone), the block's error is raised all the same.
+    """
+    if conn.dialect.name != "postgresql":
+        with conn.begin_nested():
+            yield
+        return
+    execute(conn, f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        yield
+    except BaseException:
+        with suppress(DBAPIError):  # the connection is gone: the block's error says more
+            execute(conn, f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        raise
+    execute(conn, f"RELEASE SAVEPOINT {_SAVEPOINT}")
 
 
 class InjectedFaultError(RuntimeError):

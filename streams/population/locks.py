@@ -22,14 +22,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from hashlib import blake2b
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-_LOCK_PINS = text(
-    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY "
+from databus.pgdriver import execute
+
+_LOCK_PINS = (
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(%s AS bigint[])) WITH ORDINALITY "
     "AS t(k, n) ORDER BY n"
 )
-_LOCK_EVENTS = text(
-    "SELECT pg_advisory_xact_lock(1, k) FROM unnest(CAST(:keys AS integer[])) WITH ORDINALITY "
+_LOCK_EVENTS = (
+    "SELECT pg_advisory_xact_lock(1, k) FROM unnest(CAST(%s AS integer[])) WITH ORDINALITY "
     "AS t(k, n) ORDER BY n"
 )
 
@@ -60,7 +62,7 @@ class CitizenLocks:
             return
         keys = sorted({pin_key(p) for p in pins if p} - self.held)
         if keys:
-            self.conn.execute(_LOCK_PINS, {"keys": keys})
+            self._run(_LOCK_PINS, keys)
             self.held.update(keys)
 
     def holds(self, pin: str) -> bool:
@@ -73,4 +75,7 @@ class CitizenLocks:
             return
         keys = sorted({event_key(e) for e in event_ids})
         if keys:
-            self.conn.execute(_LOCK_EVENTS, {"keys": keys})
+            self._run(_LOCK_EVENTS, keys)
+
+    def _run(self, query: str, keys: list[int]) -> None:
+        execute(self.conn, query, keys)  # through the driver: sent every batch

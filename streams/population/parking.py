@@ -41,14 +41,20 @@ class Parking:
 
     def load(self, batch: Sequence[Incoming]) -> None:
         """Which of the batch's events are parked already (a replay after a crash brings them
-        again), and what waits for the PINs the batch creates: two queries."""
+        again; on PostgreSQL the store read it with the applied ids), and what waits for the
+        PINs the batch creates."""
         store = self.store
-        ids = [store.event_id(i.event) for i in batch]
-        self._ids = set(
-            store.conn.scalars(
-                select(parked_events.c.event_id).where(store.one_of(parked_events.c.event_id, ids))
+        if store.parked_ids is not None:  # read with the applied ids
+            self._ids = set(store.parked_ids)
+        else:
+            ids = [store.event_id(i.event) for i in batch]
+            self._ids = set(
+                store.conn.scalars(
+                    select(parked_events.c.event_id).where(
+                        store.one_of(parked_events.c.event_id, ids)
+                    )
+                )
             )
-        )
         self.load_waiting(
             {i.event.subject_pin or "" for i in batch if i.event.event_type in UNPARKS}
         )

@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from databus.pgcopy import copy_rows
+from databus.pgdriver import driver, fetch
 from databus.population.schema import applied_events, citizens, field_facts, lineage, pin_links
 from schemas.models.base import ChangeType
 from schemas.models.envelope import Event
@@ -46,6 +47,17 @@ _STORED = -1_000_000_000
 """`_order` of stored facts: before any fact of this batch with the same time."""
 
 
+# A batch's fixed reads on PostgreSQL, sent through the driver (`databus.pgdriver`).
+_SEEN_OR_PARKED = (
+    "SELECT event_id, false FROM applied_events WHERE event_id = ANY(%s::varchar[]) "
+    "UNION ALL SELECT event_id, true FROM parked_events WHERE event_id = ANY(%s::varchar[])"
+)
+_LINKS_OF = "SELECT old_pin, new_pin FROM pin_links WHERE old_pin = ANY(%s::varchar[])"
+_CITIZENS_OF = (
+    "SELECT pin, version, record, field_times FROM citizens WHERE pin = ANY(%s::varchar[])"
+)
+
+
 class BatchStore:
     """What one batch read and what it will write, through `conn` (the caller's transaction)."""
 
@@ -57,6 +69,8 @@ class BatchStore:
         self.citizens: dict[str, CitizenState | None] = {}
         self.links: dict[str, str] = {}
         self.seen: set[str] = set()
+        self.parked_ids: set[str] | None = None
+        """Which of the batch's events are parked already, when `load` read it (PostgreSQL)."""
         self.applied_types: dict[str, str] = {}
         """event_id -> event_type of events applied before this batch (correction targets)
         and in it."""
@@ -116,29 +130,48 @@ class BatchStore:
         self.locks.lock(pins)
         self.locks.lock_events(self.event_id(e) for e in events if not e.subject_pin)
         ids = [self.event_id(e) for e in events]
-        self.seen = set(
-            self.conn.scalars(
-                select(applied_events.c.event_id).where(self.one_of(applied_events.c.event_id, ids))
+        if self.postgres:  # applied and parked in one round trip
+            self.parked_ids = set()
+            for event_id, parked in fetch(self.conn, _SEEN_OR_PARKED, ids, ids):
+                (self.parked_ids if parked else self.seen).add(event_id)
+        else:
+            self.seen = set(
+                self.conn.scalars(
+                    select(applied_events.c.event_id).where(
+                        self.one_of(applied_events.c.event_id, ids)
+                    )
+                )
             )
-        )
         self._load_citizens(pins)
         self._load_targets(events, changes)
 
     def _load_citizens(self, pins: set[str]) -> None:
         if not pins:
             return
-        for link in self.conn.execute(
-            select(pin_links.c.old_pin, pin_links.c.new_pin).where(
-                self.one_of(pin_links.c.old_pin, pins)
+        links: Iterable[Any]
+        if self.postgres:
+            links = fetch(self.conn, _LINKS_OF, list(pins))
+        else:
+            links = self.conn.execute(
+                select(pin_links.c.old_pin, pin_links.c.new_pin).where(
+                    self.one_of(pin_links.c.old_pin, pins)
+                )
             )
-        ):
-            self.links[str(link.old_pin)] = str(link.new_pin)
+        for old_pin, new_pin in links:
+            self.links[str(old_pin)] = str(new_pin)
         wanted = {self.links.get(p, p) for p in pins}
         self.locks.lock(wanted)  # citizens reached through a re-established PIN
-        for row in self.conn.execute(select(citizens).where(self.one_of(citizens.c.pin, wanted))):
-            self.citizens[row.pin] = CitizenState(
-                row.pin, row.version, dict(row.record), dict(row.field_times)
+        rows: Iterable[Any]
+        if self.postgres:
+            rows = fetch(self.conn, _CITIZENS_OF, list(wanted))
+        else:
+            rows = self.conn.execute(
+                select(
+                    citizens.c.pin, citizens.c.version, citizens.c.record, citizens.c.field_times
+                ).where(self.one_of(citizens.c.pin, wanted))
             )
+        for pin, version, record, times in rows:
+            self.citizens[pin] = CitizenState(pin, version, dict(record), dict(times))
         for pin in wanted:
             self.citizens.setdefault(pin, None)
 
@@ -479,8 +512,3 @@ def upsert_citizens(conn: Connection, rows: list[dict[str, Any]]) -> None:
         found = conn.execute(update(citizens).where(citizens.c.pin == row["pin"]).values(**row))
         if not found.rowcount:
             conn.execute(insert(citizens), row)
-
-
-def driver(conn: Connection) -> Any:
-    """The DB-API (psycopg) connection under `conn`, inside the same transaction."""
-    return conn.connection.driver_connection

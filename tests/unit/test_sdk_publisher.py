@@ -61,6 +61,10 @@ class FakeProducer:
         self.poll(timeout)
         return 0
 
+    def __len__(self) -> int:
+        """Messages not delivered yet (librdkafka's queue length)."""
+        return len(self.reports)
+
 
 class FakeEncoder:
     def encode(self, _record: object) -> bytes:
