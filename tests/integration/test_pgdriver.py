@@ -78,12 +78,12 @@ def test_the_batch_savepoint_undoes_a_failed_run_and_keeps_a_good_one(engine: En
 def test_the_blocks_error_is_raised_when_the_savepoint_cannot_be_rolled_back(
     engine: Engine,
 ) -> None:
-    class EventBug(Exception):
+    class EventBugError(Exception):
         pass
 
     with engine.connect() as conn, engine.connect() as killer:
         pid = fetch(conn, "SELECT pg_backend_pid()")[0][0]
-        with pytest.raises(EventBug), batch_savepoint(conn):
+        with pytest.raises(EventBugError), batch_savepoint(conn):
             killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             killer.commit()
-            raise EventBug
+            raise EventBugError
