@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from databus.pgcopy import copy_rows
-from databus.pgdriver import driver, fetch
+from databus.pgdriver import driver, execute, fetch
 from databus.population.schema import applied_events, citizens, field_facts, lineage, pin_links
 from schemas.models.base import ChangeType
 from schemas.models.envelope import Event
@@ -493,10 +493,9 @@ def upsert_citizens(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     if conn.dialect.name == "postgresql":  # COPY into a session-local stage, then one upsert
-        with driver(conn).cursor() as cursor:
-            cursor.execute(_STAGE_CITIZENS)
-            append_rows(conn, _CITIZENS_STAGE, rows)
-            cursor.execute(_UPSERT_CITIZENS)
+        execute(conn, _STAGE_CITIZENS)
+        append_rows(conn, _CITIZENS_STAGE, rows)
+        execute(conn, _UPSERT_CITIZENS)
         return
     if conn.dialect.name == "sqlite":
         upsert = sqlite_insert(citizens)
