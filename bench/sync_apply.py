@@ -1,12 +1,13 @@
 """bench/sync_apply: the population sync's apply path in-process, without Kafka.
 
     .venv/bin/python -m bench.sync_apply [--events N] [--batch-size B] [--database-url URL]
-                                         [--profile FILE] [--digest]
+                                         [--profile FILE] [--digest] [--births]
 
 Needs PostgreSQL (`databus stack up --all`, or `--database-url`). In one run:
 
 1. generates a population large enough for N events (`producers.generator`, as bench/sync
-   does) and takes the first N events in recorded-time order;
+   does) and takes the first N events in recorded-time order; with `--births`, N births of
+   new citizens instead, the events bench/e2e publishes (`bench.e2e.births`);
 2. builds every event's model up front (`schemas.codec.event_from_data`: no Kafka, no Avro
    decoding, outside the timing);
 3. applies them in batches of B (500, the worker's default) through the worker's own
@@ -39,6 +40,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 
 from bench.common import machine
+from bench.e2e import births
 from bench.stack import fresh_database, server_url
 from bench.sync import _events
 from databus.outbox import create_outbox
@@ -110,6 +112,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--digest", action="store_true")
+    parser.add_argument("--births", action="store_true", help="bench/e2e's births instead")
     return parser.parse_args()
 
 
@@ -120,8 +123,11 @@ def main() -> None:
     topology = load_topology(settings.topology)
     topics = Topics.from_settings(settings, topology)
     print(f"bench/sync_apply on {machine()}, {args.events:,} events, batches of {args.batch_size}")
-    with tempfile.TemporaryDirectory(prefix="bench-sync-apply-") as tmp:
-        raw, population = _events(topology, args.events, Path(tmp))
+    if args.births:
+        raw, population = list(births(args.events)), args.events
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-sync-apply-") as tmp:
+            raw, population = _events(topology, args.events, Path(tmp))
     started = time.perf_counter()
     models = _models(raw)
     print(
