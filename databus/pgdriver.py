@@ -47,3 +47,17 @@ def execute(conn: Connection, statement: str, *params: Any) -> None:
     raw = driver(conn)
     with sqlalchemy_errors(raw, statement), raw.cursor() as cursor:
         cursor.execute(statement, params or None)
+
+
+@contextmanager
+def pipeline(conn: Connection) -> Iterator[None]:
+    """Send the driver statements of the block in one pipeline: one round trip for them all
+    (their results, and errors, arrive when the block ends). No COPY inside."""
+    raw = driver(conn)
+    with sqlalchemy_errors(raw, "pipeline"), raw.pipeline():
+        yield
+
+
+def pipelining(conn: Connection) -> bool:
+    """Whether the driver connection of `conn` is in a pipeline now."""
+    return bool(driver(conn).pgconn.pipeline_status)

@@ -1,13 +1,19 @@
-"""Our COPY text writer stores exactly what psycopg's own row adaptation stores."""
+"""Our COPY text writer, and its small-batch twin `insert_rows` (pipelined inserts), store
+exactly what psycopg's own row adaptation stores."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.exc import IntegrityError
 
-from databus.pgcopy import copy_rows
+from databus.pgcopy import copy_rows, insert_rows
+from databus.pgdriver import pipeline, pipelining
 from databus.population.schema import Json
 
 METADATA = sa.MetaData()
@@ -95,3 +101,68 @@ def test_copy_rows_into_a_named_table_and_large_batches(pg_url: str) -> None:
         count = conn.execute(sa.text("SELECT count(*), sum(length(note)) FROM pgcopy_other")).one()
     engine.dispose()
     assert tuple(count) == (5000, 5000 * 500)
+
+
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_insert_rows_stores_what_copy_rows_stores(pg_url: str, pipelined: bool) -> None:
+    engine = sa.create_engine(pg_url)
+    METADATA.create_all(engine)
+    rows = _rows()
+    with engine.begin() as conn:
+        copy_rows(conn.connection.driver_connection, SAMPLES, rows)
+    copied = _stored(engine)
+    with engine.begin() as conn:
+        conn.execute(SAMPLES.delete())
+        if pipelined:
+            with pipeline(conn):
+                assert pipelining(conn)
+                insert_rows(conn.connection.driver_connection, SAMPLES, rows)
+            assert not pipelining(conn)
+        else:
+            insert_rows(conn.connection.driver_connection, SAMPLES, rows)
+    inserted = _stored(engine)
+    engine.dispose()
+    assert inserted == copied
+
+
+_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def test_any_text_and_json_are_stored_alike_by_copy_and_pipelined_inserts(pg_url: str) -> None:
+    engine = sa.create_engine(pg_url)
+    METADATA.create_all(engine)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        texts=st.lists(_TEXT, min_size=1, max_size=4), docs=st.lists(_JSON, min_size=1, max_size=4)
+    )
+    def stored_alike(texts: list[str], docs: list[object]) -> None:
+        rows = [
+            {"id": i, "name": t, "note": texts[-1 - i], "doc": docs[i % len(docs)]}
+            for i, t in enumerate(texts)
+        ]
+        with engine.begin() as conn:
+            conn.execute(SAMPLES.delete())
+            copy_rows(conn.connection.driver_connection, SAMPLES, rows)
+        copied = _stored(engine)
+        with engine.begin() as conn:
+            conn.execute(SAMPLES.delete())
+            with pipeline(conn):
+                insert_rows(conn.connection.driver_connection, SAMPLES, rows)
+        assert _stored(engine) == copied
+
+    stored_alike()
+    engine.dispose()
+
+
+def test_a_failed_insert_in_a_pipeline_is_a_sqlalchemy_error(pg_url: str) -> None:
+    engine = sa.create_engine(pg_url)
+    METADATA.create_all(engine)
+    with engine.connect() as conn, pytest.raises(IntegrityError), pipeline(conn):
+        insert_rows(conn.connection.driver_connection, SAMPLES, [{"id": 1}, {"id": 1}])
+    engine.dispose()

@@ -1,7 +1,9 @@
 """The population machine (`tests/population_machine.py`) on SQLite AND PostgreSQL at once.
 
 Every batch goes to both; outcomes must agree batch by batch and the tables at the end (plus
-the machine's own checks: batch cuts, replay from scratch, mandatory fields).
+the machine's own checks: batch cuts, replay from scratch, mandatory fields). On PostgreSQL
+once with small batches written as pipelined inserts (the default), once with every batch
+copied.
 DATABUS_POPULATION_PG_EXAMPLES runs more examples.
 """
 
@@ -10,15 +12,23 @@ from __future__ import annotations
 import os
 from typing import ClassVar
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from streams.population import store as population_store
 from tests.population_machine import SqlMachine
 
 EXAMPLES = int(os.environ.get("DATABUS_POPULATION_PG_EXAMPLES", "20"))
 
 
-def test_sqlite_and_postgresql_end_with_the_same_citizens(pg_url: str) -> None:
+@pytest.mark.parametrize("writes", ["pipelined when small", "always copied"])
+def test_sqlite_and_postgresql_end_with_the_same_citizens(
+    pg_url: str, writes: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if writes == "always copied":  # the COPY path for every batch, however small
+        monkeypatch.setattr(population_store, "SMALL_BATCH_ROWS", -1)
+
     class OnPostgres(SqlMachine):
         urls: ClassVar[tuple[str, ...]] = (pg_url,)
 
