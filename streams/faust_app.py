@@ -10,6 +10,10 @@ if TYPE_CHECKING:
     import faust
 
 
+METADATA_MAX_AGE_MS = 15_000
+"""How old a faust consumer's cluster metadata may get before it is fetched again."""
+
+
 def raw_faust_app(
     group: str, bootstrap_servers: str, *, batch_size: int, **overrides: Any
 ) -> faust.App:
@@ -33,6 +37,11 @@ def raw_faust_app(
         "consumer_auto_offset_reset": "earliest",
         "broker_commit_interval": 1.0,
         "stream_buffer_maxsize": batch_size * 4,
+        # aiokafka does not refresh its metadata when fetching a partition's offsets fails with
+        # "not leader" (after a leader moved): it retries the same broker until the metadata
+        # ages out, 5 minutes by default. A cluster fault run met it: a worker stuck for
+        # minutes after a broker froze. 15 s bounds that, for one metadata request per 15 s.
+        "consumer_metadata_max_age_ms": METADATA_MAX_AGE_MS,
         **({"broker_credentials": credentials} if credentials else {}),
         **overrides,
     }
