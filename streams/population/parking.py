@@ -11,16 +11,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
 
+from databus.pgdriver import fetch
 from databus.population.schema import parked_events
 from schemas.catalog import EVENT_DOMAINS
 from schemas.codec import event_from_data
 from schemas.models.envelope import Event
 from streams.population.model import Incoming
 from streams.population.store import BatchStore
+
+_WAITING_FOR = (
+    "SELECT event_id, pin, domain, event FROM parked_events WHERE pin = ANY(%s::varchar[]) "
+    "ORDER BY parked_at"
+)
+
+
+class _Parked(NamedTuple):
+    """A stored parked event."""
+
+    event_id: str
+    pin: str
+    domain: str
+    event: str
+
 
 UNPARKS = frozenset({"BirthRegistered", "PinReestablished"})
 """Event types after which events parked for their subject's PIN can apply (its PIN exists)."""
@@ -35,7 +51,7 @@ class Parking:
         """Events this batch parks."""
         self.released: list[str] = []
         """Ids of stored parked events this batch applied (their rows go)."""
-        self._rows: dict[str, list[Any]] = {}
+        self._rows: dict[str, list[_Parked]] = {}
         self._loaded: set[str] = set()
         self._ids: set[str] = set()
 
@@ -66,12 +82,23 @@ class Parking:
             return
         self._loaded |= wanted
         store = self.store
-        for row in store.conn.execute(
-            select(parked_events)
-            .where(store.one_of(parked_events.c.pin, wanted))
-            .order_by(parked_events.c.parked_at)
-        ):
-            self._rows.setdefault(row.pin, []).append(row)
+        rows: Any
+        if store.postgres:  # through the driver: every batch of births asks it
+            rows = fetch(store.conn, _WAITING_FOR, list(wanted))
+        else:
+            rows = store.conn.execute(
+                select(
+                    parked_events.c.event_id,
+                    parked_events.c.pin,
+                    parked_events.c.domain,
+                    parked_events.c.event,
+                )
+                .where(store.one_of(parked_events.c.pin, wanted))
+                .order_by(parked_events.c.parked_at)
+            )
+        for row in rows:
+            parked = _Parked(*row)
+            self._rows.setdefault(parked.pin, []).append(parked)
 
     def park(self, incoming: Incoming) -> None:
         """Keep `incoming` until its PIN exists (once, whatever the replays)."""

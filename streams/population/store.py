@@ -60,6 +60,13 @@ _LINKS_OF = "SELECT old_pin, new_pin FROM pin_links WHERE old_pin = ANY(%s::varc
 _CITIZENS_OF = (
     "SELECT pin, version, record, field_times FROM citizens WHERE pin = ANY(%s::varchar[])"
 )
+_EARLY_FACTS_OF = (
+    "SELECT id, pin, field, value, event_id, occurred_at FROM field_facts "
+    "WHERE pin = ANY(%s::varchar[]) AND active AND field = ANY(%s::varchar[])"
+)
+_EVENTS_OF = (
+    "SELECT event_id, event_type, source FROM applied_events WHERE event_id = ANY(%s::varchar[])"
+)
 
 
 class BatchStore:
@@ -241,30 +248,42 @@ class BatchStore:
         if not wanted:
             return
         self.early_loaded |= wanted
-        facts = self.stored_active_facts(wanted, MULTI_VALUED).all()
-        if not facts:  # the usual case
-            return
-        events = {
-            row.event_id: (row.event_type, row.source)
-            for row in self.conn.execute(
-                select(
-                    applied_events.c.event_id, applied_events.c.event_type, applied_events.c.source
-                ).where(self.one_of(applied_events.c.event_id, {row.event_id for row in facts}))
-            )
-        }
-        for row in facts:
-            event_type, source = events[row.event_id]
-            self.early_facts.setdefault(row.pin, []).append(
+        for row in self._early_facts(wanted):
+            fact_id, pin, name, value, event_id, occurred_at, event_type, source = row
+            self.early_facts.setdefault(pin, []).append(
                 {
-                    "field": row.field,
-                    "value": row.value,
-                    "event_id": row.event_id,
-                    "occurred_at": aware(row.occurred_at),
-                    "_order": _STORED + row.id,
+                    "field": name,
+                    "value": value,
+                    "event_id": event_id,
+                    "occurred_at": aware(occurred_at),
+                    "_order": _STORED + fact_id,
                     "_type": event_type,
                     "_source": source,
                 }
             )
+
+    def _early_facts(self, pins: set[str]) -> list[tuple[Any, ...]]:
+        """The active facts of MULTI_VALUED fields of `pins` with their event's type and
+        source: (id, PIN, field, value, event id, occurred_at, event type, source)."""
+        facts: list[Any]
+        if self.postgres:  # through the driver: every batch of births asks it
+            facts = fetch(self.conn, _EARLY_FACTS_OF, list(pins), sorted(MULTI_VALUED))
+        else:
+            facts = list(self.stored_active_facts(pins, MULTI_VALUED))
+        if not facts:  # the usual case
+            return []
+        ids = list({fact[4] for fact in facts})
+        found: Iterable[Any]
+        if self.postgres:
+            found = fetch(self.conn, _EVENTS_OF, ids)
+        else:
+            found = self.conn.execute(
+                select(
+                    applied_events.c.event_id, applied_events.c.event_type, applied_events.c.source
+                ).where(self.one_of(applied_events.c.event_id, ids))
+            )
+        events = {event_id: (event_type, source) for event_id, event_type, source in found}
+        return [(*fact, *events[fact[4]]) for fact in facts]
 
     # ------------------------------------------------------------------ citizens and facts
 

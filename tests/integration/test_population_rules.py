@@ -348,3 +348,26 @@ def test_events_for_a_new_pin_before_its_reestablishment_wait_for_it(engine: Eng
     run(engine, applier, reestablish)
     citizen = row(engine, new_pin)
     assert citizen.record["permanent_residence"]["street"] == "Under the new PIN"
+
+
+def test_a_child_registered_before_its_mother_is_hers_once_she_is_born(engine: Engine) -> None:
+    """The child's birth stores a `children` fact for a PIN that is no citizen yet; the
+    mother's own birth, later, picks it up (the batch's early facts, read on PostgreSQL
+    through the driver) with the child's event in her lineage."""
+    applier = PopulationApplier(topology(), Outbox())
+    mother_pin = make_pin("001", datetime(1990, 3, 2).date(), "FEMALE", 777)
+    payload = copy.deepcopy(EXAMPLES["BirthRegistered"]["payload"])
+    payload.update(date_of_birth="2024-05-17", sex="FEMALE", father=None)
+    payload["mother"] = {
+        "pin": mother_pin,
+        "name": {"family_name": "Trần", "middle_name": "Thị", "given_name": "Hoa"},
+    }
+    child = event("BirthRegistered", PIN, T0, payload=payload)
+    [outcome] = run(engine, applier, child)
+    assert outcome.status == "applied"
+    mother = copy.deepcopy(EXAMPLES["BirthRegistered"]["payload"])
+    mother.update(date_of_birth="1990-03-02", sex="FEMALE", father=None, mother=None)
+    run(engine, applier, event("BirthRegistered", mother_pin, T0, payload=mother))
+    record = row(engine, mother_pin).record
+    assert [c["pin"] for c in record["children"]] == [PIN]
+    assert (2, "children", "set", str(child.event_id)) in trail(engine, mother_pin)
