@@ -192,14 +192,25 @@ def insert_rows(
     names: Sequence[str] | None = None,
     suffix: str = "",
 ) -> None:
-    """INSERT `rows` as `copy_rows` would COPY them (the same values: JSON text from the same
-    encoder, text columns as the same text), one statement per row through `executemany`:
-    in a pipeline (`databus.pgdriver.pipeline`) they cost no round trip of their own, where a
-    COPY costs two. For small batches. `suffix` follows the VALUES (e.g. an ON CONFLICT)."""
+    """INSERT `rows` storing what `copy_rows` would COPY, in one statement: the rows travel as
+    one JSON array (pydantic-core's encoder) that `jsonb_populate_recordset` reads with each
+    column's input function, as COPY reads its text (a JSON column's None is JSON null, as in
+    COPY). In a pipeline (`databus.pgdriver.pipeline`) it costs no round trip of its own, where
+    a COPY costs two, and one statement costs the driver far less than one per row. For small
+    batches. Tables with columns of other types (binary, numbers other than integers) get one
+    statement per row. `suffix` follows the statement (e.g. an ON CONFLICT: the rows' keys
+    must then be distinct, as one statement may not update a row twice)."""
     if not rows:
         return
     columns = tuple(rows[0] if names is None else names)
     statement, convert = _insert_maker(table, columns, suffix)
+    if convert is None:
+        if len(rows[0]) != len(columns):  # other keys (kept in memory by the caller) stay out
+            rows = [{name: row[name] for name in columns} for row in rows]
+        params: Any = (to_json(rows).decode(),)
+        with sqlalchemy_errors(driver_connection, statement), driver_connection.cursor() as cur:
+            cur.execute(statement, params)
+        return
     params = [convert(row) for row in rows]
     with sqlalchemy_errors(driver_connection, statement), driver_connection.cursor() as cursor:
         cursor.executemany(statement, params)
@@ -216,17 +227,33 @@ def _as_json(value: Any) -> str:
 @lru_cache(maxsize=256)  # bounded: a caller may make tables on the fly
 def _insert_maker(
     table: Table, names: tuple[str, ...], suffix: str
-) -> tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]]:
-    """The INSERT statement of `names` into `table` and the conversion of a row to its
-    parameters (JSON columns get the COPY's JSON text, text columns the COPY's text)."""
+) -> tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]] | None]:
+    """The INSERT statement of `names` into `table` and, when it takes one row at a time (a
+    column that JSON does not carry as COPY text would: binary, numbers other than integers,
+    a type of unknown text form), the conversion of a row to its parameters; None when it
+    takes every row at once, as JSON."""
+    kinds = [formatter_for(table.c[name].type.dialect_impl(_PG)) for name in names]
+    if not any(
+        kind is _bytes or (kind is _text and not _is_text(table, name))
+        for name, kind in zip(names, kinds, strict=True)
+    ):
+        selected = [
+            f"coalesce({name}, 'null')" if kind is _json else name
+            for name, kind in zip(names, kinds, strict=True)
+        ]
+        statement = (
+            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(selected)} "
+            f"FROM jsonb_populate_recordset(NULL::{table.name}, %s::jsonb)"
+            + (f" {suffix}" if suffix else "")
+        )
+        return statement, None
     placeholders: list[str] = []
     converters: list[Callable[[Any], Any] | None] = []
-    for name in names:
-        fmt = formatter_for(table.c[name].type.dialect_impl(_PG))
-        if fmt is _json:
+    for kind in kinds:
+        if kind is _json:
             placeholders.append("%s::jsonb")
             converters.append(_as_json)
-        elif fmt is _text:
+        elif kind is _text:
             placeholders.append("%s")
             converters.append(_as_text)
         else:
@@ -242,3 +269,9 @@ def _insert_maker(
         return tuple(row[n] if c is None else c(row[n]) for n, c in pairs)
 
     return statement, convert
+
+
+def _is_text(table: Table, name: str) -> bool:
+    """Whether a column COPY writes as text holds text (not numbers, which JSON would write
+    otherwise, nor any type of unknown text form)."""
+    return _python_type(table.c[name].type) is str

@@ -1,5 +1,5 @@
-"""Our COPY text writer, and its small-batch twin `insert_rows` (pipelined inserts), store
-exactly what psycopg's own row adaptation stores."""
+"""Our COPY text writer, and its small-batch twin `insert_rows` (one statement of JSON rows, or
+one per row where a column is binary), store exactly what psycopg's own row adaptation stores."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from databus.pgcopy import copy_rows, insert_rows
 from databus.pgdriver import pipeline, pipelining
@@ -29,6 +29,13 @@ SAMPLES = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True)),
     sa.Column("day", sa.Date),
 )
+
+TEXTUAL = sa.Table(  # no binary column: insert_rows sends all rows in one statement
+    "pgcopy_textual",
+    METADATA,
+    *(sa.Column(c.name, c.type, primary_key=c.primary_key) for c in SAMPLES.c if c.name != "body"),
+)
+TABLES = {"with binary": SAMPLES, "textual": TEXTUAL}
 
 TRICKY = [
     "plain",
@@ -67,39 +74,55 @@ def _rows() -> list[dict[str, Any]]:
     return rows
 
 
-def _stored(engine: sa.Engine) -> list[tuple[Any, ...]]:
+def _stored(engine: sa.Engine, table: sa.Table = SAMPLES) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(sa.select(SAMPLES).order_by(SAMPLES.c.id))]
+        return [tuple(r) for r in conn.execute(sa.select(table).order_by(table.c.id))]
 
 
-def _write_otherwise(conn: sa.Connection, rows: list[dict[str, Any]], how: str) -> None:
+def _write_otherwise(
+    conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], how: str
+) -> None:
     raw = conn.connection.driver_connection
     if how == "psycopg's adaptation":
-        conn.execute(sa.insert(SAMPLES), rows)
+        conn.execute(sa.insert(table), rows)
     elif how == "insert_rows in a pipeline":
         with pipeline(conn):
             assert pipelining(conn)
-            insert_rows(raw, SAMPLES, rows)
+            insert_rows(raw, table, rows)
         assert not pipelining(conn)
     else:
-        insert_rows(raw, SAMPLES, rows)
+        insert_rows(raw, table, rows)
+
+
+def _sql_null_docs(engine: sa.Engine, table: sa.Table) -> int:
+    """Rows whose JSON column is SQL NULL (reading gives None for it and for JSON null)."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text(f"SELECT count(*) FROM {table.name} WHERE doc IS NULL")
+            ).scalar_one()
+        )
 
 
 WRITERS = ["psycopg's adaptation", "insert_rows", "insert_rows in a pipeline"]
 
 
+@pytest.mark.parametrize("table", TABLES)
 @pytest.mark.parametrize("how", WRITERS)
-def test_copy_rows_stores_what_the_other_writers_store(pg_url: str, how: str) -> None:
+def test_copy_rows_stores_what_the_other_writers_store(pg_url: str, how: str, table: str) -> None:
     engine = sa.create_engine(pg_url)
     METADATA.create_all(engine)
-    rows = _rows()
+    into = TABLES[table]
+    rows = [{k: v for k, v in row.items() if k in into.c} for row in _rows()]
     with engine.begin() as conn:
-        copy_rows(conn.connection.driver_connection, SAMPLES, rows)
-    ours = _stored(engine)
+        copy_rows(conn.connection.driver_connection, into, rows)
+    ours = _stored(engine, into)
+    our_nulls = _sql_null_docs(engine, into)
     with engine.begin() as conn:
-        conn.execute(SAMPLES.delete())
-        _write_otherwise(conn, rows, how)
-    theirs = _stored(engine)
+        conn.execute(into.delete())
+        _write_otherwise(conn, into, rows, how)
+    theirs = _stored(engine, into)
+    assert _sql_null_docs(engine, into) == our_nulls == 0  # a JSON None is JSON null
     engine.dispose()
     assert ours == theirs
     assert ours[0][3] is None or ours[0][3] == {}  # a JSON None is JSON null on both paths
@@ -128,9 +151,13 @@ _JSON = st.recursive(
 )
 
 
-def test_any_text_and_json_are_stored_alike_by_copy_and_pipelined_inserts(pg_url: str) -> None:
+@pytest.mark.parametrize("table", TABLES)
+def test_any_text_and_json_are_stored_alike_by_copy_and_pipelined_inserts(
+    pg_url: str, table: str
+) -> None:
     engine = sa.create_engine(pg_url)
     METADATA.create_all(engine)
+    into = TABLES[table]
 
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(
@@ -142,22 +169,54 @@ def test_any_text_and_json_are_stored_alike_by_copy_and_pipelined_inserts(pg_url
             for i, t in enumerate(texts)
         ]
         with engine.begin() as conn:
-            conn.execute(SAMPLES.delete())
-            copy_rows(conn.connection.driver_connection, SAMPLES, rows)
-        copied = _stored(engine)
+            conn.execute(into.delete())
+            copy_rows(conn.connection.driver_connection, into, rows)
+        copied = _stored(engine, into)
         with engine.begin() as conn:
-            conn.execute(SAMPLES.delete())
+            conn.execute(into.delete())
             with pipeline(conn):
-                insert_rows(conn.connection.driver_connection, SAMPLES, rows)
-        assert _stored(engine) == copied
+                insert_rows(conn.connection.driver_connection, into, rows)
+        assert _stored(engine, into) == copied
 
     stored_alike()
     engine.dispose()
 
 
-def test_a_failed_insert_in_a_pipeline_is_a_sqlalchemy_error(pg_url: str) -> None:
+@pytest.mark.parametrize("table", TABLES)
+def test_a_failed_insert_in_a_pipeline_is_a_sqlalchemy_error(pg_url: str, table: str) -> None:
     engine = sa.create_engine(pg_url)
     METADATA.create_all(engine)
     with engine.connect() as conn, pytest.raises(IntegrityError), pipeline(conn):
-        insert_rows(conn.connection.driver_connection, SAMPLES, [{"id": 1}, {"id": 1}])
+        insert_rows(conn.connection.driver_connection, TABLES[table], [{"id": 1}, {"id": 1}])
+    engine.dispose()
+
+
+@pytest.mark.parametrize("writer", [copy_rows, insert_rows])
+def test_text_longer_than_its_column_fails_on_both_paths(pg_url: str, writer: Any) -> None:
+    engine = sa.create_engine(pg_url)
+    METADATA.create_all(engine)
+    with engine.connect() as conn, pytest.raises(DataError):
+        writer(conn.connection.driver_connection, TEXTUAL, [{"id": 1, "name": "x" * 201}])
+    engine.dispose()
+
+
+def test_insert_rows_with_a_suffix_upserts(pg_url: str) -> None:
+    engine = sa.create_engine(pg_url)
+    METADATA.create_all(engine)
+    upsert = "ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc"
+    with engine.begin() as conn:
+        conn.execute(TEXTUAL.delete())
+        raw = conn.connection.driver_connection
+        insert_rows(raw, TEXTUAL, [{"id": 1, "name": "first", "doc": None}])
+        with pipeline(conn):
+            insert_rows(
+                raw,
+                TEXTUAL,
+                [{"id": 1, "name": "second", "doc": [1]}, {"id": 2, "name": "new", "doc": {}}],
+                suffix=upsert,
+            )
+    assert [(r[0], r[1], r[3]) for r in _stored(engine, TEXTUAL)] == [
+        (1, "second", [1]),
+        (2, "new", {}),
+    ]
     engine.dispose()
