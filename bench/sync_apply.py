@@ -61,8 +61,9 @@ CLOCK = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 _DIGESTED = {
     "citizens": "SELECT pin, version, record::text, field_times::text, deceased FROM citizens",
     "field_facts": "SELECT pin, field, value::text, event_id, occurred_at, active FROM field_facts",
-    "lineage": "SELECT pin, version, field, event_id, event_type, source, action, occurred_at "
-    "FROM lineage",
+    # one row per field, as before lineage grouped an event's fields: the digests compare
+    "lineage": "SELECT pin, version, jsonb_array_elements_text(fields), event_id, event_type, "
+    "source, action, occurred_at FROM lineage",
     "applied_events": "SELECT event_id, pin, event_type, source, change_type, outcome, version, "
     "occurred_at FROM applied_events",
     "outbox": "SELECT topic, msg_key, CASE WHEN event_type = 'Citizen' THEN '' ELSE event_id END, "

@@ -140,17 +140,18 @@ def snapshot(engine: Engine) -> Snapshot:
                 )
             )
         }
-        trail = [
-            (r.pin, r.version, r.field, r.event_id, r.action)
+        trail = [  # one entry per field of each lineage row
+            (r.pin, r.version, name, r.event_id, r.action)
             for r in conn.execute(
                 select(
                     lineage.c.pin,
                     lineage.c.version,
-                    lineage.c.field,
+                    lineage.c.fields,
                     lineage.c.event_id,
                     lineage.c.action,
                 )
             )
+            for name in r.fields
         ]
         facts: Counter[tuple[str, str, str, bool]] = Counter(
             (r.pin, r.field, r.event_id, r.active)
@@ -179,10 +180,11 @@ def _versions(snapshot: Snapshot) -> dict[str, dict[int, set[str]]]:
 
 
 def _assert_consistent(snapshot: Snapshot, run: str) -> None:
-    """Nothing applied twice: one lineage row per (event, PIN, field), one event per version."""
+    """Nothing applied twice: no (event, PIN, field) twice in the lineage, one event per
+    version."""
     twice = Counter((e, p, f) for p, _, f, e, _ in snapshot.lineage)
     repeated = sorted({e for (e, _, _), n in twice.items() if n > 1})
-    assert not repeated, f"{run}: lineage rows twice for events {repeated[:5]}"
+    assert not repeated, f"{run}: a field twice in the lineage of events {repeated[:5]}"
     versions = _versions(snapshot)
     for pin, (current, _, _) in snapshot.citizens.items():
         made = versions.get(pin, {})

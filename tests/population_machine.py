@@ -188,7 +188,7 @@ def snapshot(engine: Engine) -> Snapshot:
                 for r in conn.execute(select(applied_events))
             },
             "lineage": Counter(
-                (r.pin, r.version, r.field, r.event_id, r.action)
+                (r.pin, r.version, tuple(r.fields), r.event_id, r.action)
                 for r in conn.execute(select(lineage))
             ),
             "links": {r.old_pin: r.new_pin for r in conn.execute(select(pin_links))},

@@ -85,7 +85,7 @@ def show_population_sync(settings: Settings, workdir: Path) -> bool:
         ("events parked (subject not yet born)", parked),
         ("citizens", people),
         ("citizen versions", versions),
-        ("lineage rows (which event set which field)", trail),
+        ("lineage rows (which event set which fields of which version)", trail),
     ]:
         table.add_row(label, f"{value:,}")
     console.print(table)

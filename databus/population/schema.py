@@ -7,7 +7,8 @@
   value is its active fact with the newest `occurred_at`; this is what makes late events,
   corrections and annulments exact.
 - `applied_events`: event ids already applied (duplicates are skipped).
-- `lineage`: which event set which field of which citizen version, when, from which agency.
+- `lineage`: which event set which fields of which citizen version, when, from which agency:
+  one row per citizen, version, event and action (`fields`: the sorted list of field names).
 - `pin_links`: re-established PINs, old → new, so later events for an old PIN reach the citizen.
 - `parked_events`: events that arrived before their citizen existed (another topic's birth not
   yet applied); applied as soon as it is.
@@ -20,6 +21,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Engine,
     Index,
@@ -28,6 +30,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -83,7 +87,7 @@ lineage = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("pin", String(12), nullable=False),
     Column("version", BigInteger, nullable=False),
-    Column("field", String(40), nullable=False),
+    Column("fields", Json, nullable=False),
     Column("event_id", String(36), nullable=False),
     Column("event_type", String(64), nullable=False),
     Column("source", String(64), nullable=False),
@@ -115,7 +119,43 @@ parked_events = Table(
 
 
 def create_population_schema(engine: Engine) -> None:
-    """Create the tables and indexes that are missing (idempotent; safe when several workers
-    start at once)."""
+    """Create the tables and indexes that are missing, and bring a lineage table of the
+    earlier layout to this one (idempotent; safe when several workers start at once)."""
     with schema_transaction(engine) as conn:
         metadata.create_all(conn)
+        migrate_lineage(conn)
+
+
+_LINEAGE_MIGRATION = {
+    "postgresql": (
+        "ALTER TABLE lineage ADD COLUMN fields JSONB",
+        "UPDATE lineage SET fields = jsonb_build_array(field)",
+        "ALTER TABLE lineage ALTER COLUMN fields SET NOT NULL",
+        "ALTER TABLE lineage DROP COLUMN field",
+    ),
+    "sqlite": (
+        "ALTER TABLE lineage ADD COLUMN fields JSON NOT NULL DEFAULT '[]'",
+        "UPDATE lineage SET fields = json_array(field)",
+        "ALTER TABLE lineage DROP COLUMN field",
+    ),
+}
+"""From one lineage row per field (`field`, before 2026-12-07) to the `fields` list: each old
+row becomes a row of one field, as it was; new rows group an event's fields."""
+
+
+def migrate_lineage(conn: Connection) -> bool:
+    """Bring a lineage table of the one-row-per-field layout to this one, in the caller's
+    transaction; whether there was one. Refuses, naming the table, on a database it has no
+    statements for."""
+    columns = {column["name"] for column in inspect(conn).get_columns("lineage")}
+    if "field" not in columns or "fields" in columns:
+        return False
+    statements = _LINEAGE_MIGRATION.get(conn.dialect.name)
+    if statements is None:
+        raise RuntimeError(
+            f"the lineage table has the one-row-per-field layout and {conn.dialect.name} has "
+            "no migration here: move its `field` into a `fields` JSON list by hand"
+        )
+    for statement in statements:
+        conn.execute(text(statement))
+    return True

@@ -278,7 +278,7 @@ class _Batch:
                 {
                     "pin": pin,
                     "version": citizen.version,
-                    "field": name,
+                    "fields": [name],
                     "event_id": fact["event_id"],
                     "event_type": fact["_type"],
                     "source": fact["_source"],
@@ -419,20 +419,21 @@ class _Batch:
                 citizen.dirty = True
                 result.append(self._change(citizen, event, sorted(fields_changed)))
             late_here = late.get(pin, set())
-            for name in sorted(fields_changed | late_here):
-                store.lineage_rows.append(
-                    {
-                        "pin": pin,
-                        "version": citizen.version,
-                        "field": name,
-                        "event_id": event_id,
-                        "event_type": event.event_type,
-                        "source": event.source,
-                        "action": "late" if name in late_here else action,
-                        "occurred_at": event.occurred_at,
-                        "applied_at": store.now,
-                    }
-                )
+            for act, names in ((action, fields_changed - late_here), ("late", late_here)):
+                if names:  # one lineage row per citizen, version, event and action
+                    store.lineage_rows.append(
+                        {
+                            "pin": pin,
+                            "version": citizen.version,
+                            "fields": sorted(names),
+                            "event_id": event_id,
+                            "event_type": event.event_type,
+                            "source": event.source,
+                            "action": act,
+                            "occurred_at": event.occurred_at,
+                            "applied_at": store.now,
+                        }
+                    )
         any_late = any(late.values())
         subject = store.get(store.resolve(event.subject_pin or ""))
         status: Status = "late" if any_late and not result else "applied"

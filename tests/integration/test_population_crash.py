@@ -9,8 +9,8 @@ database (the clean run), and the two databases are compared:
 
 - the same citizens (record, deceased, and version), the same field facts, the same PIN links,
   the same applied event ids with the same outcomes, the same lineage;
-- nothing applied twice: no (event, PIN, field) twice in the lineage, and each version of each
-  citizen produced by exactly one event, from 1 to its current version.
+- nothing applied twice: no (event, PIN, field) twice in the lineage (its rows' fields), and
+  each version of each citizen produced by exactly one event, from 1 to its current version.
 
 Kafka orders events per partition only: which version number an event got depends on how the
 worker interleaved the source topics, so versions are compared per citizen (the same current

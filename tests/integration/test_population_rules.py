@@ -79,12 +79,14 @@ def row(engine: Engine, pin: str) -> Any:
 
 
 def trail(engine: Engine, pin: str) -> list[tuple[int, str, str, str]]:
+    """The PIN's lineage, one entry per field (a row holds all the fields one event set)."""
     with engine.connect() as conn:
         return [
-            (r.version, r.field, r.action, r.event_id)
+            (r.version, name, r.action, r.event_id)
             for r in conn.execute(
                 select(lineage).where(lineage.c.pin == pin).order_by(lineage.c.id)
             )
+            for name in r.fields
         ]
 
 
@@ -371,3 +373,15 @@ def test_a_child_registered_before_its_mother_is_hers_once_she_is_born(engine: E
     record = row(engine, mother_pin).record
     assert [c["pin"] for c in record["children"]] == [PIN]
     assert (2, "children", "set", str(child.event_id)) in trail(engine, mother_pin)
+
+
+def test_a_birth_writes_one_lineage_row_with_all_its_fields(engine: Engine) -> None:
+    applier = PopulationApplier(topology(), Outbox())
+    run(engine, applier, birth(PIN))
+    with engine.connect() as conn:
+        rows = conn.execute(select(lineage).where(lineage.c.pin == PIN)).all()
+    assert len(rows) == 1
+    [only] = rows
+    assert (only.version, only.action) == (1, "set")
+    assert only.fields == sorted(only.fields)
+    assert {"family_name", "given_name", "date_of_birth", "sex"} <= set(only.fields)
