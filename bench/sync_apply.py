@@ -14,13 +14,14 @@ Needs PostgreSQL (`databus stack up --all`, or `--database-url`). In one run:
    `PopulationApplier` and `PopulationOutbox`, one transaction per batch, into a fresh
    database of the server, after `databus.runtime.tune_gc` as the worker does; timed.
 
-Prints events/s over the whole apply, and the CPU time of this process (the Python side,
-PostgreSQL's own work left out) per event: on a shared machine the wall-clock rate follows the
-load, the CPU per event much less. `--profile FILE` runs the apply under cProfile and writes
-its statistics to FILE (and prints the top entries; the rate is then lower). `--digest` prints
-a SHA-256 of what was written (citizens, facts, lineage, applied events, the outbox rows but
-for the random event ids of citizen rows): the clock is fixed, so two branches that write the
-same rows print the same digest. The database is dropped at the end.
+Prints events/s over the whole apply, the rows and the WAL written per event, and the CPU
+time of this process (the Python side, PostgreSQL's own work left out) per event: on a shared
+machine the wall-clock rate follows the load, the CPU per event much less. `--profile FILE`
+runs the apply under cProfile and writes its statistics to FILE (and prints the top entries;
+the rate is then lower). `--digest` prints a SHA-256 of what was written (citizens, facts,
+lineage one row per field, applied events, the outbox rows but for the random event ids of
+citizen rows): the clock is fixed, so two branches that write the same rows print the same
+digest. The database is dropped at the end.
 """
 
 from __future__ import annotations
@@ -95,6 +96,28 @@ def _apply(
     return statuses
 
 
+_WRITTEN = ("citizens", "field_facts", "lineage", "applied_events", "pin_links", NPD_OUTBOX)
+"""The tables an apply writes rows into (parked events left out: they come and go)."""
+
+
+def _wal_position(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT pg_current_wal_lsn()")).scalar_one())
+
+
+def _footprint(engine: Engine, wal_before: str) -> tuple[dict[str, int], int]:
+    """Rows in each written table, and bytes of WAL the server wrote since `wal_before`."""
+    with engine.connect() as conn:
+        rows = {
+            table: int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+            for table in _WRITTEN
+        }
+        wal = conn.execute(
+            text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :before)"), {"before": wal_before}
+        ).scalar_one()
+    return rows, int(wal)
+
+
 def _digest(engine: Engine) -> str:
     digest = hashlib.sha256()
     with engine.connect() as conn:
@@ -142,6 +165,7 @@ def main() -> None:
         create_outbox(engine, NPD_OUTBOX)
         applier = PopulationApplier(topology, PopulationOutbox(topics), lambda: CLOCK)
         tune_gc()
+        wal_before = _wal_position(engine)
         profiler = cProfile.Profile() if args.profile else None
         started, cpu_started = time.perf_counter(), time.process_time()
         if profiler is not None:
@@ -157,6 +181,12 @@ def main() -> None:
             f"{len(models) / seconds:,.0f} events/s; this process's CPU "
             f"{cpu / len(models) * 1e6:,.0f} µs/event ({len(models) / cpu:,.0f} events per "
             "CPU-second)"
+        )
+        rows, wal = _footprint(engine, wal_before)
+        print(
+            f"  written per event: {sum(rows.values()) / len(models):.1f} rows ("
+            + ", ".join(f"{table} {n / len(models):.1f}" for table, n in rows.items())
+            + f"), {wal / len(models) / 1024:.1f} KiB of WAL"
         )
         if args.digest:
             print(f"  digest {_digest(engine)}")
