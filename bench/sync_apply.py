@@ -112,7 +112,7 @@ def _footprint(engine: Engine, wal_before: str) -> tuple[dict[str, int], int]:
             table: int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
             for table in _WRITTEN
         }
-        wal = conn.execute(
+        wal: Any = conn.execute(
             text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :before)"), {"before": wal_before}
         ).scalar_one()
     return rows, int(wal)
