@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg.types.json import set_json_loads
 from pydantic_core import from_json
@@ -62,13 +62,25 @@ _LINKS_OF = "SELECT old_pin, new_pin FROM pin_links WHERE old_pin = ANY(%s::varc
 _CITIZENS_OF = (
     "SELECT pin, version, record, field_times FROM citizens WHERE pin = ANY(%s::varchar[])"
 )
-_EARLY_FACTS_OF = (
+_ACTIVE_FACTS_OF = (
     "SELECT id, pin, field, value, event_id, occurred_at FROM field_facts "
-    "WHERE pin = ANY(%s::varchar[]) AND active AND field = ANY(%s::varchar[])"
+    "WHERE pin = ANY(%s::varchar[]) AND active"
 )
+_IN_FIELDS = " AND field = ANY(%s::varchar[])"
 _EVENTS_OF = (
     "SELECT event_id, event_type, source FROM applied_events WHERE event_id = ANY(%s::varchar[])"
 )
+
+
+class StoredFact(NamedTuple):
+    """A fact as the table holds it (`BatchStore.stored_active_facts`)."""
+
+    id: int
+    pin: str
+    field: str
+    value: Any
+    event_id: str
+    occurred_at: datetime
 
 
 class BatchStore:
@@ -90,7 +102,7 @@ class BatchStore:
         self.target_facts: dict[str, list[tuple[str, str]]] = {}
         """correction target -> the (pin, field) of its active facts, from the table."""
         self.targets_loaded: set[str] = set()
-        self.stored_facts: dict[str, list[Any]] = {}
+        self.stored_facts: dict[str, list[StoredFact]] = {}
         """pin -> its active facts in the table (all fields), preloaded for the citizens that
         the batch's corrections and annulments touch (`active_facts` queries the others,
         through `stored_active_facts`)."""
@@ -197,12 +209,8 @@ class BatchStore:
         }
         if not targets:
             return
-        for row in self.conn.execute(
-            select(applied_events.c.event_id, applied_events.c.event_type).where(
-                self.one_of(applied_events.c.event_id, targets)
-            )
-        ):
-            self.applied_types[row.event_id] = row.event_type
+        for event_id, (event_type, _) in self._events_of(targets).items():
+            self.applied_types[event_id] = event_type
         for row in self.conn.execute(
             select(field_facts.c.event_id, field_facts.c.pin, field_facts.c.field).where(
                 and_(self.one_of(field_facts.c.event_id, targets), field_facts.c.active)
@@ -224,25 +232,48 @@ class BatchStore:
         if not pins:
             return
         self.stored_facts = {pin: [] for pin in pins}
-        for row in self.stored_active_facts(pins):
-            self.stored_facts[row.pin].append(row)
+        for fact in self.stored_active_facts(pins):
+            self.stored_facts[fact.pin].append(fact)
 
-    def stored_active_facts(self, pins: Iterable[str], fields: Iterable[str] | None = None) -> Any:
-        """The facts that still count of `pins` (of `fields` only, if given): their id, PIN,
-        field, value, event and time."""
-        where = [self.one_of(field_facts.c.pin, pins), field_facts.c.active]
-        if fields is not None:
-            where.append(self.one_of(field_facts.c.field, fields))
-        return self.conn.execute(
-            select(
-                field_facts.c.id,
-                field_facts.c.pin,
-                field_facts.c.field,
-                field_facts.c.value,
-                field_facts.c.event_id,
-                field_facts.c.occurred_at,
-            ).where(and_(*where))
-        )
+    def stored_active_facts(
+        self, pins: Iterable[str], fields: Iterable[str] | None = None
+    ) -> list[StoredFact]:
+        """The facts that still count of `pins` (of `fields` only, if given); on PostgreSQL
+        through the driver (every batch of births asks it)."""
+        rows: Iterable[Any]
+        if self.postgres:
+            if fields is None:
+                rows = fetch(self.conn, _ACTIVE_FACTS_OF, list(pins))
+            else:
+                rows = fetch(self.conn, _ACTIVE_FACTS_OF + _IN_FIELDS, list(pins), list(fields))
+        else:
+            where = [self.one_of(field_facts.c.pin, pins), field_facts.c.active]
+            if fields is not None:
+                where.append(self.one_of(field_facts.c.field, fields))
+            rows = self.conn.execute(
+                select(
+                    field_facts.c.id,
+                    field_facts.c.pin,
+                    field_facts.c.field,
+                    field_facts.c.value,
+                    field_facts.c.event_id,
+                    field_facts.c.occurred_at,
+                ).where(and_(*where))
+            )
+        return [StoredFact(*row) for row in rows]
+
+    def _events_of(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """event_id -> (event type, source) of these applied events."""
+        rows: Iterable[Any]
+        if self.postgres:
+            rows = fetch(self.conn, _EVENTS_OF, list(ids))
+        else:
+            rows = self.conn.execute(
+                select(
+                    applied_events.c.event_id, applied_events.c.event_type, applied_events.c.source
+                ).where(self.one_of(applied_events.c.event_id, ids))
+            )
+        return {event_id: (event_type, source) for event_id, event_type, source in rows}
 
     def load_early_facts(self, pins: set[str]) -> None:
         """Facts other events gave these PINs before they were citizens (a child names a parent)."""
@@ -250,42 +281,23 @@ class BatchStore:
         if not wanted:
             return
         self.early_loaded |= wanted
-        for row in self._early_facts(wanted):
-            fact_id, pin, name, value, event_id, occurred_at, event_type, source = row
-            self.early_facts.setdefault(pin, []).append(
+        facts = self.stored_active_facts(wanted, MULTI_VALUED)
+        if not facts:  # the usual case
+            return
+        events = self._events_of({fact.event_id for fact in facts})
+        for fact in facts:
+            event_type, source = events[fact.event_id]
+            self.early_facts.setdefault(fact.pin, []).append(
                 {
-                    "field": name,
-                    "value": value,
-                    "event_id": event_id,
-                    "occurred_at": aware(occurred_at),
-                    "_order": _STORED + fact_id,
+                    "field": fact.field,
+                    "value": fact.value,
+                    "event_id": fact.event_id,
+                    "occurred_at": aware(fact.occurred_at),
+                    "_order": _STORED + fact.id,
                     "_type": event_type,
                     "_source": source,
                 }
             )
-
-    def _early_facts(self, pins: set[str]) -> list[tuple[Any, ...]]:
-        """The active facts of MULTI_VALUED fields of `pins` with their event's type and
-        source: (id, PIN, field, value, event id, occurred_at, event type, source)."""
-        facts: list[Any]
-        if self.postgres:  # through the driver: every batch of births asks it
-            facts = fetch(self.conn, _EARLY_FACTS_OF, list(pins), sorted(MULTI_VALUED))
-        else:
-            facts = list(self.stored_active_facts(pins, MULTI_VALUED))
-        if not facts:  # the usual case
-            return []
-        ids = list({fact[4] for fact in facts})
-        found: Iterable[Any]
-        if self.postgres:
-            found = fetch(self.conn, _EVENTS_OF, ids)
-        else:
-            found = self.conn.execute(
-                select(
-                    applied_events.c.event_id, applied_events.c.event_type, applied_events.c.source
-                ).where(self.one_of(applied_events.c.event_id, ids))
-            )
-        events = {event_id: (event_type, source) for event_id, event_type, source in found}
-        return [(*fact, *events[fact[4]]) for fact in facts]
 
     # ------------------------------------------------------------------ citizens and facts
 
