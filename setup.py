@@ -2,6 +2,7 @@
 through Cython (docs/architecture.md, "The compiled parts"):
 
 - `schemas/_avro_write.pyx`: the Avro writer of models, datums and JSON forms;
+- `schemas/_fast_check.pyx`: the event checker that validates plain data and writes its Avro;
 - `databus/_avro_read.pyx`: the Avro reader into datums;
 - `consumers/sink/_avro_json.pyx`: the sector sink's Avro-to-stored-JSON reader.
 
@@ -26,6 +27,11 @@ setup(
         Extension(
             "schemas._avro_write",
             ["schemas/_avro_write.pyx"],
+            extra_compile_args=["-O2"],
+        ),
+        Extension(
+            "schemas._fast_check",
+            ["schemas/_fast_check.pyx"],
             extra_compile_args=["-O2"],
         ),
     ]

@@ -25,9 +25,10 @@ from databus.avro_reader import compile_reader
 from databus.registry import SUBJECT_STRATEGY, value_subject
 from schemas.avro_files import schema_dict, schema_text
 from schemas.avro_writer import Writer, compile_writer
-from schemas.catalog import EventDomain
+from schemas.catalog import EVENT_DOMAINS, EventDomain
 from schemas.codec import event_from_data, record_from_data, to_datum
 from schemas.domain import ContractError, Issue
+from schemas.fast_events import FastEvents
 from schemas.models.base import Contract
 from schemas.models.envelope import Event
 
@@ -75,9 +76,14 @@ class Encoder:
     _ctx: SerializationContext = field(init=False, repr=False)
     _writer: Writer = field(init=False, repr=False)
     _header: bytes | None = field(init=False, repr=False, default=None)
+    _fast: FastEvents | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self._writer = compile_writer(schema_dict(self.schema_name))
+        domain = next(
+            (d for d in EVENT_DOMAINS.values() if d.record_name == self.schema_name), None
+        )
+        self._fast = FastEvents(domain) if domain is not None else None
         conf: dict[str, Any] = {
             "auto.register.schemas": self.auto_register,
             "use.latest.version": False,
@@ -102,6 +108,17 @@ class Encoder:
         out = bytearray(self._header)
         self._writer(record, out)
         return bytes(out)
+
+    def encode_data(self, data: dict[str, Any]) -> bytes | None:
+        """Wire bytes of an event's plain data (its JSON form) when the compiled checker
+        (`schemas.fast_events`) takes it: the bytes `encode(event_from_data(domain, data))`
+        gives, without building the model. None when the data must be validated into a model
+        first (it is invalid, or not in its canonical form), when this encoder's schema is not
+        an event domain's, and before the first `encode` has resolved the schema id."""
+        if self._header is None or self._fast is None:
+            return None
+        out = bytearray(self._header)
+        return bytes(out) if self._fast.encode(data, out) else None
 
     def frame(self, body: bytes) -> bytes:
         """Confluent wire bytes of an Avro body already written with this encoder's schema

@@ -34,6 +34,11 @@ class SourceGate:
             return model
         raise self._refusal(model, record)
 
+    def grants(self, data: dict[str, Any]) -> bool:
+        """Whether the topology lets this source publish valid event data (its type granted,
+        signed by the source's agency); the same answer `check` gives for its model."""
+        return data["event_type"] in self._granted and data["source"] == self._agency
+
     def _refusal(self, model: Event, record: str | None) -> NotGrantedError:
         """Why the topology refuses a valid event (its label formatted only now)."""
         if model.event_type not in self._granted:

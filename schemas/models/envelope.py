@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -51,23 +51,37 @@ class Event(Contract):
 
     @model_validator(mode="after")
     def _envelope_rules(self) -> Event:
-        needs_target = self.change_type is not ChangeType.CREATED
-        if needs_target and self.corrects_event_id is None:
-            raise PydanticCustomError(
-                "event.corrects_event_id",
-                "a CORRECTED or ANNULLED event must name the event it corrects",
-                {"at": "corrects_event_id"},
-            )
-        if not needs_target and self.corrects_event_id is not None:
-            raise PydanticCustomError(
-                "event.corrects_event_id",
-                "a CREATED event must not name an event it corrects",
-                {"at": "corrects_event_id"},
-            )
-        if self.recorded_at + RECORDING_SKEW < self.occurred_at:
-            raise PydanticCustomError(
-                "event.recorded_before_occurred",
-                "recorded_at is earlier than occurred_at",
-                {"at": "recorded_at"},
-            )
+        error = envelope_error(
+            self.change_type, self.corrects_event_id, self.occurred_at, self.recorded_at
+        )
+        if error is not None:
+            raise error
         return self
+
+
+def envelope_error(
+    change_type: str, corrects_event_id: object, occurred_at: datetime, recorded_at: datetime
+) -> PydanticCustomError | None:
+    """The envelope's own rule an event breaks, or None: only CORRECTED and ANNULLED events
+    name the event they correct, and an event is not recorded before it occurred (with skew).
+    Shared by the model and the compiled checker (`schemas.fast_rules`)."""
+    needs_target = change_type != ChangeType.CREATED
+    if needs_target and corrects_event_id is None:
+        return PydanticCustomError(
+            "event.corrects_event_id",
+            "a CORRECTED or ANNULLED event must name the event it corrects",
+            {"at": "corrects_event_id"},
+        )
+    if not needs_target and corrects_event_id is not None:
+        return PydanticCustomError(
+            "event.corrects_event_id",
+            "a CREATED event must not name an event it corrects",
+            {"at": "corrects_event_id"},
+        )
+    if recorded_at + RECORDING_SKEW < occurred_at:
+        return PydanticCustomError(
+            "event.recorded_before_occurred",
+            "recorded_at is earlier than occurred_at",
+            {"at": "recorded_at"},
+        )
+    return None

@@ -21,6 +21,7 @@ from databus.topic_reader import header, read_all
 from databus.topology.topics import Topics
 from producers.sdk import Delivery, LightFuture, NotGrantedError, Publisher
 from schemas.catalog import EVENT_DOMAINS
+from schemas.codec import event_from_data
 from schemas.domain import ContractError, make_pin
 from schemas.examples import EXAMPLES
 from schemas.models.downstream import Heartbeat
@@ -72,6 +73,35 @@ def test_publish_examples_delivers_and_decodes(bus_ready: Settings) -> None:
         assert str(event.event_id) == delivery.event_id
         assert message.key() == event.subject_pin.encode()
         assert dict(message.headers() or [])["event_type"] == event_type.encode()
+
+
+def test_plain_data_and_its_model_are_published_as_the_same_record(bus_ready: Settings) -> None:
+    """The compiled checker's path (plain data) and the model's path write the same value, key
+    and headers; an event id in capitals is sent as `str(UUID)` writes it on both."""
+    domain = EVENT_DOMAINS["civil-status"]
+    events = []
+    for i, event_type in enumerate(("BirthRegistered", "DeathRegistered", "BirthRegistered")):
+        event = copy.deepcopy(EXAMPLES[event_type])
+        event["event_id"] = str(uuid.UUID(int=i + 1, version=4)).upper()
+        events.append(event)
+    with Publisher.for_source("civil-status", settings=bus_ready) as publisher:
+        publisher.publish(events[0]).result(timeout=30)  # resolves the schema id
+        out = bytearray(b"\0\0\0\0\0")
+        assert publisher._encoder._fast is not None
+        assert all(publisher._encoder._fast.encode(e, out) for e in events)  # really taken
+        plain = [publisher.publish(e).result(timeout=30) for e in events]
+        models = [publisher.publish(event_from_data(domain, e)).result(timeout=30) for e in events]
+    messages = read_all(
+        bus_ready.endpoints.bootstrap_servers,
+        Topics.from_settings(bus_ready).source_topic("civil-status"),
+    )
+    by_offset = {(m.partition(), m.offset()): m for m in messages}
+    for a, b, event in zip(plain, models, events, strict=True):
+        first, second = by_offset[(a.partition, a.offset)], by_offset[(b.partition, b.offset)]
+        assert first.value() == second.value()
+        assert first.key() == second.key() == event["subject_pin"].encode()
+        assert first.headers() == second.headers()
+        assert a.event_id == b.event_id == event["event_id"].lower()
 
 
 def test_refuses_before_kafka_what_the_topology_does_not_grant(bus_ready: Settings) -> None:
