@@ -86,7 +86,7 @@ def load_file(
         for line in read_lines(path):
             report.lines += 1
             read += len(line.raw.encode()) + 1
-            checked = _check(line, gate)
+            checked = _check(line, gate) if publisher is None else _publish(line, publisher)
             if isinstance(checked, tuple):
                 report.rejected.append(Rejected(line.number, checked))
                 if out:
@@ -96,8 +96,8 @@ def load_file(
                     out.write(line.raw + "\n")
             else:
                 report.valid += 1
-                if publisher is not None:
-                    futures.append((line.number, publisher.publish(checked)))
+                if not isinstance(checked, Event):
+                    futures.append((line.number, checked))
             if progress and report.lines % 500 == 0:
                 progress(read)
     finally:
@@ -116,6 +116,19 @@ def load_file(
                     reason = str(future.exception())
                 report.undelivered.append(Rejected(number, (Issue("(line)", "delivery", reason),)))
     return report
+
+
+def _publish(line: Line, publisher: Publisher) -> LightFuture[Delivery] | tuple[Issue, ...]:
+    """The delivery of a line's event, or its issues. The SDK validates it: plain data through
+    the compiled checker (`schemas.fast_events`), anything it does not take through pydantic,
+    which names the field and the rule of an invalid line."""
+    if line.problem is not None:
+        return (line.problem,)
+    assert line.data is not None
+    try:
+        return publisher.publish(line.data, record=f"line {line.number}")
+    except ContractError as exc:
+        return exc.issues
 
 
 def _check(line: Line, gate: SourceGate) -> Event | tuple[Issue, ...]:
