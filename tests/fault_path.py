@@ -333,16 +333,8 @@ class FaultRun:
 
     def converged(self, distinct: int) -> bool:
         """Every event applied, the outbox relayed, the router and the sinks caught up."""
-        npd = create_engine(self.npd_url)
-        try:
-            with npd.connect() as conn:
-                applied = conn.execute(select(func.count()).select_from(applied_events)).scalar()
-                unsent = conn.execute(
-                    text("SELECT count(*) FROM npd_outbox WHERE published_at IS NULL")
-                ).scalar()
-        finally:
-            npd.dispose()
-        if (applied or 0) < distinct or unsent:
+        applied, unsent = self._npd_counts()
+        if applied < distinct or unsent:
             return False
         prefix = self.settings.topic_prefix
         for group, topics in (
@@ -360,13 +352,68 @@ class FaultRun:
                 return False
         return True
 
-    def wait_converged(self, distinct: int) -> float:
-        deadline = time.monotonic() + CONVERGE_SECONDS
+    def wait_converged(self, distinct: int, deadline: float | None = None) -> float:
+        """When the path caught up (monotonic seconds). At `deadline` (default: in
+        CONVERGE_SECONDS) it fails with `stall_report`: which hop stopped, and what the
+        processes of the path were doing."""
+        deadline = time.monotonic() + CONVERGE_SECONDS if deadline is None else deadline
         while not self.converged(distinct):
             self.check_alive()
-            assert time.monotonic() < deadline, "the path did not catch up in time"
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"the path did not catch up in time\n{self.stall_report(distinct)}"
+                )
             time.sleep(1.0)
         return time.monotonic()
+
+    def stall_report(self, distinct: int) -> str:
+        """Where each hop stands (events applied, rows not relayed, every group's lag), the
+        threads of every component (`py-spy dump`) and the end of its log. Stacks and logs
+        carry no personal data (no local variables are dumped; the logs never hold any)."""
+        applied, unsent = self._npd_counts()
+        lines = [f"population sync: {applied} of {distinct} events applied, {unsent} not relayed"]
+        prefix = self.settings.topic_prefix
+        sources = [self.topics.source_topic(name) for name in self.topology.sources]
+        for group, topics in (
+            (f"{prefix}population-sync", sources),
+            (f"{prefix}router", [self.topics.population_changes]),
+            (f"{prefix}sink", [self.topics.sector_topic(SECTOR)]),
+        ):
+            watch = GroupWatch(self.cluster.bootstrap, group, topics)
+            try:
+                lagging = [f"{p.topic}[{p.partition}] {p.lag}" for p in watch.positions() if p.lag]
+                lines.append(f"group {group}: lag {', '.join(lagging) or 'none'}")
+            except RuntimeError as exc:
+                lines.append(f"group {group}: {exc}")
+            finally:
+                watch.close()
+        spy = Path(sys.executable).parent / "py-spy"
+        for component in self.components.values():
+            lines.append(f"--- {component.name} (alive: {component.alive()})")
+            if component.alive() and component.process is not None and spy.exists():
+                dump = subprocess.run(
+                    [str(spy), "dump", "--pid", str(component.process.pid)],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+                lines.append(dump.stdout[-6000:] or dump.stderr[-1000:])
+            lines.append(f"log: {component.tail()[-1500:]}")
+        return "\n".join(lines)
+
+    def _npd_counts(self) -> tuple[int, int]:
+        """(events applied, outbox rows not relayed yet) in the population database."""
+        npd = create_engine(self.npd_url)
+        try:
+            with npd.connect() as conn:
+                applied = conn.execute(select(func.count()).select_from(applied_events)).scalar()
+                unsent = conn.execute(
+                    text("SELECT count(*) FROM npd_outbox WHERE published_at IS NULL")
+                ).scalar()
+        finally:
+            npd.dispose()
+        return int(applied or 0), int(unsent or 0)
 
     # ------------------------------------------------------------------ checks
 
