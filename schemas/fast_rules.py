@@ -108,4 +108,7 @@ def model_hook(model: type[BaseModel]) -> Hook | None:
         return None
     if len(hooks) == 1:
         return hooks[0]
+    if len(hooks) == 2:  # an event's envelope rule and its own
+        first, second = hooks
+        return lambda record, parsed: first(record, parsed) and second(record, parsed)
     return lambda record, parsed: all(hook(record, parsed) for hook in hooks)
