@@ -29,6 +29,7 @@ def test_demo_runs_every_step(bus_settings: Settings, tmp_path: Path) -> None:
     assert "framing: magic byte 0" in result.output
     assert result.output.count("equal") == 13  # every event type round-trips
     assert "[pin.century_sex]" in result.output  # the bad event is refused, rule named
+    assert "checker (C): 13 of 13 examples validated" in result.output  # no model built
     assert "generated 60 citizens" in result.output
     assert (tmp_path / "population" / "events.civil-status.jsonl").exists()
     assert "published events applied" in result.output
