@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from producers.loader.reader import Line, csv_header, read_lines
 from producers.sdk import Delivery, LightFuture, Publisher, SourceGate
@@ -61,6 +62,7 @@ class LoadReport:
 
 
 Progress = Callable[[int], None]
+T = TypeVar("T")
 
 
 def load_file(
@@ -86,7 +88,11 @@ def load_file(
         for line in read_lines(path):
             report.lines += 1
             read += len(line.raw.encode()) + 1
-            checked = _check(line, gate) if publisher is None else _publish(line, publisher)
+            checked = (
+                _take(line, lambda data, record: gate.check(data, record=record))
+                if publisher is None
+                else _take(line, lambda data, record: publisher.publish(data, record=record))
+            )
             if isinstance(checked, tuple):
                 report.rejected.append(Rejected(line.number, checked))
                 if out:
@@ -118,25 +124,15 @@ def load_file(
     return report
 
 
-def _publish(line: Line, publisher: Publisher) -> LightFuture[Delivery] | tuple[Issue, ...]:
-    """The delivery of a line's event, or its issues. The SDK validates it: plain data through
-    the compiled checker (`schemas.fast_events`), anything it does not take through pydantic,
-    which names the field and the rule of an invalid line."""
+def _take(line: Line, take: Callable[[dict[str, Any], str], T]) -> T | tuple[Issue, ...]:
+    """What `take` makes of a line's data (it validates it), or the line's issues: the gate's
+    model in a dry run; else the SDK's delivery, plain data then going through the compiled
+    checker (`schemas.fast_events`) and anything it does not take through pydantic, which
+    names the field and the rule of an invalid line."""
     if line.problem is not None:
         return (line.problem,)
     assert line.data is not None
     try:
-        return publisher.publish(line.data, record=f"line {line.number}")
-    except ContractError as exc:
-        return exc.issues
-
-
-def _check(line: Line, gate: SourceGate) -> Event | tuple[Issue, ...]:
-    """The validated event of a line, or its issues."""
-    if line.problem is not None:
-        return (line.problem,)
-    assert line.data is not None
-    try:
-        return gate.check(line.data, record=f"line {line.number}")
+        return take(line.data, f"line {line.number}")
     except ContractError as exc:
         return exc.issues
