@@ -10,7 +10,7 @@ citizen reached through a PIN re-established in the same batch) are made on dema
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -19,6 +19,7 @@ from pydantic_core import from_json
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Executable,
     MetaData,
     Table,
     and_,
@@ -173,28 +174,24 @@ class BatchStore:
     def _load_citizens(self, pins: set[str]) -> None:
         if not pins:
             return
-        links: Iterable[Any]
-        if self.postgres:
-            links = fetch(self.conn, _LINKS_OF, list(pins))
-        else:
-            links = self.conn.execute(
-                select(pin_links.c.old_pin, pin_links.c.new_pin).where(
-                    self.one_of(pin_links.c.old_pin, pins)
-                )
-            )
+        links = self._read(
+            _LINKS_OF,
+            [list(pins)],
+            lambda: select(pin_links.c.old_pin, pin_links.c.new_pin).where(
+                self.one_of(pin_links.c.old_pin, pins)
+            ),
+        )
         for old_pin, new_pin in links:
             self.links[str(old_pin)] = str(new_pin)
         wanted = {self.links.get(p, p) for p in pins}
         self.locks.lock(wanted)  # citizens reached through a re-established PIN
-        rows: Iterable[Any]
-        if self.postgres:
-            rows = fetch(self.conn, _CITIZENS_OF, list(wanted))
-        else:
-            rows = self.conn.execute(
-                select(
-                    citizens.c.pin, citizens.c.version, citizens.c.record, citizens.c.field_times
-                ).where(self.one_of(citizens.c.pin, wanted))
-            )
+        rows = self._read(
+            _CITIZENS_OF,
+            [list(wanted)],
+            lambda: select(
+                citizens.c.pin, citizens.c.version, citizens.c.record, citizens.c.field_times
+            ).where(self.one_of(citizens.c.pin, wanted)),
+        )
         for pin, version, record, times in rows:
             self.citizens[pin] = CitizenState(pin, version, dict(record), dict(times))
         for pin in wanted:
@@ -240,40 +237,49 @@ class BatchStore:
     ) -> list[StoredFact]:
         """The facts that still count of `pins` (of `fields` only, if given); on PostgreSQL
         through the driver (every batch of births asks it)."""
-        rows: Iterable[Any]
-        if self.postgres:
-            if fields is None:
-                rows = fetch(self.conn, _ACTIVE_FACTS_OF, list(pins))
-            else:
-                rows = fetch(self.conn, _ACTIVE_FACTS_OF + _IN_FIELDS, list(pins), list(fields))
-        else:
+        pins = list(pins)
+        fields = None if fields is None else list(fields)
+
+        def statement() -> Executable:
             where = [self.one_of(field_facts.c.pin, pins), field_facts.c.active]
             if fields is not None:
                 where.append(self.one_of(field_facts.c.field, fields))
-            rows = self.conn.execute(
-                select(
-                    field_facts.c.id,
-                    field_facts.c.pin,
-                    field_facts.c.field,
-                    field_facts.c.value,
-                    field_facts.c.event_id,
-                    field_facts.c.occurred_at,
-                ).where(and_(*where))
-            )
+            return select(
+                field_facts.c.id,
+                field_facts.c.pin,
+                field_facts.c.field,
+                field_facts.c.value,
+                field_facts.c.event_id,
+                field_facts.c.occurred_at,
+            ).where(and_(*where))
+
+        if fields is None:
+            rows = self._read(_ACTIVE_FACTS_OF, [pins], statement)
+        else:
+            rows = self._read(_ACTIVE_FACTS_OF + _IN_FIELDS, [pins, fields], statement)
         return [StoredFact(*row) for row in rows]
 
     def _events_of(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """event_id -> (event type, source) of these applied events."""
-        rows: Iterable[Any]
-        if self.postgres:
-            rows = fetch(self.conn, _EVENTS_OF, list(ids))
-        else:
-            rows = self.conn.execute(
-                select(
-                    applied_events.c.event_id, applied_events.c.event_type, applied_events.c.source
-                ).where(self.one_of(applied_events.c.event_id, ids))
-            )
+        wanted = list(ids)
+        rows = self._read(
+            _EVENTS_OF,
+            [wanted],
+            lambda: select(
+                applied_events.c.event_id, applied_events.c.event_type, applied_events.c.source
+            ).where(self.one_of(applied_events.c.event_id, wanted)),
+        )
         return {event_id: (event_type, source) for event_id, event_type, source in rows}
+
+    def _read(
+        self, sql: str, params: Sequence[Any], statement: Callable[[], Executable]
+    ) -> Iterable[Any]:
+        """The rows of a read: on PostgreSQL `sql` with `params` through the driver (a
+        SQLAlchemy select costs several times its CPU, and every batch reads); elsewhere the
+        select `statement()` builds, through SQLAlchemy."""
+        if self.postgres:
+            return fetch(self.conn, sql, *params)
+        return self.conn.execute(statement())
 
     def load_early_facts(self, pins: set[str]) -> None:
         """Facts other events gave these PINs before they were citizens (a child names a parent)."""
