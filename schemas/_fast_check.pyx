@@ -110,9 +110,9 @@ cdef class Node:
             self.symbols = dict(program[1])
         elif self.kind == K_DATE:
             self.past = program[1]
-            self.path = program[2] or None
+            self.path = program[2]
         elif self.kind == K_TIMESTAMP:
-            self.path = program[1] or None
+            self.path = program[1]
         elif self.kind == K_OPTIONAL:
             self.child = Node(program[1])
         elif self.kind == K_LIST:
@@ -186,7 +186,6 @@ cdef class FastChecker:
     def __init__(self, program, place_codes, valid_names):
         """`place_codes`: the PIN place codes (3-digit strings); `valid_names`: the dict of
         name parts already checked, raw to normalised (`schemas.models.types._VALID_NAMES`)."""
-        cdef int code
         self.root = Node(program)
         memset(self.place_ok, 0, 1000)
         for text in place_codes:

@@ -8,10 +8,11 @@ Avro schema (how it is written: field order, enum indexes, union branches). A no
   (a PIN of known place code) or `"name"` (a name part already checked and normalised once);
 - `("literal", value)`: exactly that string (an event's `event_type`);
 - `("enum", {value: varint of the Avro symbol})`;
-- `("uuid",)`, `("date", past)`, `("timestamp",)`: ISO strings in their canonical forms;
+- `("uuid",)`, `("date", past, path)`, `("timestamp", path)`: ISO strings in their canonical
+  forms; `path` is where the checker keeps the parsed value for the hooks (None in a list);
 - `("optional", node)`: a `["null", T]` union;
 - `("list", node, min_length)`;
-- `("record", ((name, required, default, node), ...), hook, path)`: an exact `dict` with no
+- `("record", ((name, required, default, node), ...), hook)`: an exact `dict` with no
   key beyond the fields; `hook` (see `schemas.fast_rules`) runs the model's own rules;
 - `("branch", varint, node)`: the payload's branch of the domain's union.
 
@@ -125,15 +126,14 @@ class _Builder:
 
     def event(self, event_class: type[BaseModel], avro: dict[str, Any]) -> Node:
         """The program of an event class under its domain's record schema."""
-        return self.record(event_class, avro, "", in_list=False, payload_union=True)
+        return self.record(event_class, avro, "", payload_union=True)
 
     def record(
         self,
         model: type[BaseModel],
         avro: Any,
-        path: str,
+        path: str | None,
         *,
-        in_list: bool,
         payload_union: bool = False,
     ) -> Node:
         avro = self.resolve(avro)
@@ -150,17 +150,17 @@ class _Builder:
             info = model.model_fields[name]
             if info.alias is not None or info.validation_alias is not None:
                 raise UnsupportedModelError("field aliases")
-            sub = f"{path}.{name}" if path else name
+            sub = None if path is None else f"{path}.{name}" if path else name
             if payload_union and name == "payload":
                 node = self.payload(info, avro_field["type"], sub)
             else:
-                node = self.field(info, avro_field["type"], sub, in_list=in_list)
+                node = self.field(info, avro_field["type"], sub)
             fields.append((name, *self.default(info), node))
         try:
             hook = model_hook(model)
         except LookupError as exc:
             raise UnsupportedModelError(str(exc)) from None
-        return ("record", tuple(fields), hook, path)
+        return ("record", tuple(fields), hook)
 
     def default(self, info: FieldInfo) -> tuple[bool, Any]:
         """(required, the default in the form the checker reads)."""
@@ -175,7 +175,7 @@ class _Builder:
             raise UnsupportedModelError("a default other than None, a string or a string enum")
         return False, default
 
-    def payload(self, info: FieldInfo, avro: Any, path: str) -> Node:
+    def payload(self, info: FieldInfo, avro: Any, path: str | None) -> Node:
         model = info.annotation
         if not (isinstance(model, type) and issubclass(model, BaseModel)) or info.metadata:
             raise UnsupportedModelError("an event payload that is not a plain record")
@@ -184,18 +184,16 @@ class _Builder:
         for index, avro_branch in enumerate(avro):
             branch = self.resolve(avro_branch)
             if isinstance(branch, dict) and branch.get("name") == model.__name__:
-                return ("branch", zigzag(index), self.record(model, branch, path, in_list=False))
+                return ("branch", zigzag(index), self.record(model, branch, path))
         raise UnsupportedModelError(f"no payload branch {model.__name__}")
 
-    def field(self, info: FieldInfo, avro: Any, path: str, *, in_list: bool) -> Node:
+    def field(self, info: FieldInfo, avro: Any, path: str | None) -> Node:
         constraints = _Constraints()
         for item in info.metadata:
             constraints.add(item)
-        return self.type(info.annotation, constraints, avro, path, in_list=in_list)
+        return self.type(info.annotation, constraints, avro, path)
 
-    def type(
-        self, annotation: Any, constraints: _Constraints, avro: Any, path: str, *, in_list: bool
-    ) -> Node:
+    def type(self, annotation: Any, constraints: _Constraints, avro: Any, path: str | None) -> Node:
         avro = self.resolve(avro)
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
@@ -205,7 +203,7 @@ class _Builder:
                 inner.add(item)
             if any(v is not None for v in vars(constraints).values()):
                 raise UnsupportedModelError("constraints on both sides of an Annotated type")
-            return self.type(base, inner, avro, path, in_list=in_list)
+            return self.type(base, inner, avro, path)
         if origin in (Union, types.UnionType):
             args = typing.get_args(annotation)
             if len(args) != 2 or type(None) not in args:
@@ -213,31 +211,31 @@ class _Builder:
             if not (isinstance(avro, list) and len(avro) == 2 and avro[0] == "null"):
                 raise UnsupportedModelError("an Optional that is not a [null, T] union")
             inner_type = args[0] if args[1] is type(None) else args[1]
-            return ("optional", self.type(inner_type, constraints, avro[1], path, in_list=in_list))
+            return ("optional", self.type(inner_type, constraints, avro[1], path))
         if origin is list:
             (item_type,) = typing.get_args(annotation)
             if not (isinstance(avro, dict) and avro.get("type") == "array"):
                 raise UnsupportedModelError("a list that is not an Avro array")
             if constraints.max_length is not None or constraints.rule or constraints.pattern:
                 raise UnsupportedModelError("list constraints beyond a minimum length")
-            item = self.type(item_type, _Constraints(), avro["items"], path, in_list=True)
+            item = self.type(item_type, _Constraints(), avro["items"], None)
             return ("list", item, constraints.min_length or 0)
         if origin is Literal:
             (value,) = typing.get_args(annotation)
             if type(value) is not str or avro != "string":
                 raise UnsupportedModelError("a literal other than one string")
             return ("literal", value)
-        return self.plain(annotation, constraints, avro, path, in_list=in_list)
+        return self.plain(annotation, constraints, avro, path)
 
     def plain(
-        self, annotation: Any, constraints: _Constraints, avro: Any, path: str, *, in_list: bool
+        self, annotation: Any, constraints: _Constraints, avro: Any, path: str | None
     ) -> Node:
         logical = avro.get("logicalType") if isinstance(avro, dict) else None
         simple = (constraints.min_length, constraints.max_length, constraints.pattern)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             if constraints.rule or any(v is not None for v in simple):
                 raise UnsupportedModelError("constraints on a record")
-            return self.record(annotation, avro, path, in_list=in_list)
+            return self.record(annotation, avro, path)
         if isinstance(annotation, type) and issubclass(annotation, Enum):
             if not (isinstance(avro, dict) and avro.get("type") == "enum"):
                 raise UnsupportedModelError("an enum that is not an Avro enum")
@@ -250,11 +248,11 @@ class _Builder:
         if annotation is date and logical == "date":
             if constraints.rule not in (None, "past_date") or any(v is not None for v in simple):
                 raise UnsupportedModelError("date constraints")
-            return ("date", constraints.rule == "past_date", "" if in_list else path)
+            return ("date", constraints.rule == "past_date", path)
         if annotation is AwareDatetime and logical == "timestamp-micros":
             if constraints.rule != "timestamp" or any(v is not None for v in simple):
                 raise UnsupportedModelError("a timestamp without the timestamp rule")
-            return ("timestamp", "" if in_list else path)
+            return ("timestamp", path)
         if annotation is str and avro == "string":
             if constraints.rule not in (None, "pin", "name"):
                 raise UnsupportedModelError(f"rule {constraints.rule} on a string")
