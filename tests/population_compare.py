@@ -27,6 +27,7 @@ from databus.population.schema import (
     applied_events,
     citizens,
     create_population_schema,
+    facts_of,
     field_facts,
     lineage,
     parked_events,
@@ -154,15 +155,9 @@ def snapshot(engine: Engine) -> Snapshot:
             for name in r.fields
         ]
         facts: Counter[tuple[str, str, str, bool]] = Counter(
-            (r.pin, r.field, r.event_id, r.active)
-            for r in conn.execute(
-                select(
-                    field_facts.c.pin,
-                    field_facts.c.field,
-                    field_facts.c.event_id,
-                    field_facts.c.active,
-                )
-            )
+            (r.pin, name, r.event_id, counts)
+            for r in conn.execute(select(field_facts))
+            for name, _, counts in facts_of(r.facts, r.fields_off, r.active)
         )
         links = {r.old_pin: r.new_pin for r in conn.execute(select(pin_links))}
         parked = int(conn.execute(select(func.count()).select_from(parked_events)).scalar() or 0)

@@ -32,6 +32,7 @@ from databus.population.schema import (
     applied_events,
     citizens,
     create_population_schema,
+    facts_of,
     field_facts,
     lineage,
     parked_events,
@@ -180,8 +181,9 @@ def snapshot(engine: Engine) -> Snapshot:
                 for r in conn.execute(select(citizens))
             },
             "facts": Counter(
-                (r.pin, r.field, json.dumps(r.value, sort_keys=True), r.event_id, r.active)
+                (r.pin, name, json.dumps(value, sort_keys=True), r.event_id, counts)
                 for r in conn.execute(select(field_facts))
+                for name, value, counts in facts_of(r.facts, r.fields_off, r.active)
             ),
             "applied": {
                 r.event_id: (r.pin, r.outcome, r.version, aware(r.occurred_at))

@@ -34,7 +34,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from databus.pgcopy import copy_rows, insert_rows
 from databus.pgdriver import driver, execute, fetch, pipeline, pipelining
-from databus.population.schema import applied_events, citizens, field_facts, lineage, pin_links
+from databus.population.schema import (
+    applied_events,
+    citizens,
+    facts_of,
+    field_facts,
+    lineage,
+    pin_links,
+)
 from schemas.models.base import ChangeType
 from schemas.models.envelope import Event
 from streams.population.changes import MULTI_VALUED, FieldChange
@@ -48,8 +55,6 @@ rows as one INSERT of JSON rows (`databus.pgcopy.insert_rows`), all in one pipel
 trip for the batch, instead of a COPY per table (two round trips each, and the citizens'
 stage). Measured (bench/sync_apply): as fast as COPY at 500-event batches, faster below; COPY
 stays the path of bulk batches, streamed in chunks instead of one large parameter."""
-_FACT_NAMES = ("pin", "field", "value", "event_id", "occurred_at", "active")
-"""The columns of a new fact (`add_fact`); its other keys (`_order`, ...) stay in memory."""
 _STORED = -1_000_000_000
 """`_order` of stored facts: before any fact of this batch with the same time."""
 
@@ -64,17 +69,21 @@ _CITIZENS_OF = (
     "SELECT pin, version, record, field_times FROM citizens WHERE pin = ANY(%s::varchar[])"
 )
 _ACTIVE_FACTS_OF = (
-    "SELECT id, pin, field, value, event_id, occurred_at FROM field_facts "
+    "SELECT id, pin, facts, fields_off, active, event_id, occurred_at FROM field_facts "
     "WHERE pin = ANY(%s::varchar[]) AND active"
 )
-_IN_FIELDS = " AND field = ANY(%s::varchar[])"
+_TARGET_FACTS = (
+    "SELECT event_id, pin, facts, fields_off, active FROM field_facts "
+    "WHERE event_id = ANY(%s::varchar[]) AND active"
+)
 _EVENTS_OF = (
     "SELECT event_id, event_type, source FROM applied_events WHERE event_id = ANY(%s::varchar[])"
 )
 
 
 class StoredFact(NamedTuple):
-    """A fact as the table holds it (`BatchStore.stored_active_facts`)."""
+    """A fact that still counts, as the table holds it (`BatchStore.stored_active_facts`):
+    `id` is its row's, shared by the facts one event gave one citizen."""
 
     id: int
     pin: str
@@ -208,12 +217,8 @@ class BatchStore:
             return
         for event_id, (event_type, _) in self._events_of(targets).items():
             self.applied_types[event_id] = event_type
-        for row in self.conn.execute(
-            select(field_facts.c.event_id, field_facts.c.pin, field_facts.c.field).where(
-                and_(self.one_of(field_facts.c.event_id, targets), field_facts.c.active)
-            )
-        ):
-            self.target_facts.setdefault(row.event_id, []).append((row.pin, row.field))
+        for event_id, pin, name in self._facts_of_events(targets):
+            self.target_facts.setdefault(event_id, []).append((pin, name))
         self.targets_loaded = targets
         # The citizens whose fields they recompute: those of the targets' stored facts and of
         # their own changes (as stored: a PIN re-established since is followed in memory).
@@ -238,26 +243,47 @@ class BatchStore:
         """The facts that still count of `pins` (of `fields` only, if given); on PostgreSQL
         through the driver (every batch of births asks it)."""
         pins = list(pins)
-        fields = None if fields is None else list(fields)
-
-        def statement() -> Executable:
-            where = [self.one_of(field_facts.c.pin, pins), field_facts.c.active]
-            if fields is not None:
-                where.append(self.one_of(field_facts.c.field, fields))
-            return select(
+        wanted = None if fields is None else set(fields)
+        rows = self._read(
+            _ACTIVE_FACTS_OF,
+            [pins],
+            lambda: select(
                 field_facts.c.id,
                 field_facts.c.pin,
-                field_facts.c.field,
-                field_facts.c.value,
+                field_facts.c.facts,
+                field_facts.c.fields_off,
+                field_facts.c.active,
                 field_facts.c.event_id,
                 field_facts.c.occurred_at,
-            ).where(and_(*where))
+            ).where(and_(self.one_of(field_facts.c.pin, pins), field_facts.c.active)),
+        )
+        return [
+            StoredFact(row_id, pin, name, value, event_id, occurred_at)
+            for row_id, pin, facts, off, active, event_id, occurred_at in rows
+            for name, value, counts in facts_of(facts, off, active)
+            if counts and (wanted is None or name in wanted)
+        ]
 
-        if fields is None:
-            rows = self._read(_ACTIVE_FACTS_OF, [pins], statement)
-        else:
-            rows = self._read(_ACTIVE_FACTS_OF + _IN_FIELDS, [pins, fields], statement)
-        return [StoredFact(*row) for row in rows]
+    def _facts_of_events(self, ids: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(event, pin, field) of the facts of these events that still count."""
+        wanted = list(ids)
+        rows = self._read(
+            _TARGET_FACTS,
+            [wanted],
+            lambda: select(
+                field_facts.c.event_id,
+                field_facts.c.pin,
+                field_facts.c.facts,
+                field_facts.c.fields_off,
+                field_facts.c.active,
+            ).where(and_(self.one_of(field_facts.c.event_id, wanted), field_facts.c.active)),
+        )
+        return [
+            (event_id, pin, name)
+            for event_id, pin, facts, off, active in rows
+            for name, _, counts in facts_of(facts, off, active)
+            if counts
+        ]
 
     def _events_of(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """event_id -> (event type, source) of these applied events."""
@@ -386,14 +412,7 @@ class BatchStore:
         if target in self.targets_loaded:
             stored = self.target_facts.get(target, [])
         else:  # a correction that was parked: not in the preload
-            stored = [
-                (row.pin, row.field)
-                for row in self.conn.execute(
-                    select(field_facts.c.pin, field_facts.c.field).where(
-                        and_(field_facts.c.event_id == target, field_facts.c.active)
-                    )
-                )
-            ]
+            stored = [(pin, name) for _, pin, name in self._facts_of_events([target])]
         pairs = stored + [(f["pin"], f["field"]) for f in self.facts_by_event.get(target, [])]
         for pin, name in pairs:
             if fields is None or name in fields:
@@ -446,23 +465,8 @@ class BatchStore:
                 .values(active=False)
             )
         if self.switched_fields:  # cross-type corrections only: a few rows per batch
-            conn.execute(
-                update(field_facts)
-                .where(
-                    and_(
-                        field_facts.c.event_id == bindparam("target"),
-                        field_facts.c.field == bindparam("name"),
-                    )
-                )
-                .values(active=False),
-                [{"target": e, "name": f} for e, f in sorted(self.switched_fields)],
-            )
-        facts: list[Fact] = []
-        for fact in self.new_facts:  # the COPY takes the table's columns, not the "_" keys
-            pin = self.resolve(fact["pin"])  # a re-establishment in this batch: it follows
-            off = self.is_off(fact["event_id"], fact["field"])
-            changed = pin != fact["pin"] or off  # then a copy: the batch's facts stay as they were
-            facts.append({**fact, "pin": pin, "active": not off} if changed else fact)
+            self._switch_fields_off()
+        facts = self._fact_rows()
         dirty = [
             {
                 "pin": citizen.pin,
@@ -483,10 +487,70 @@ class BatchStore:
         else:
             self._append(outbox, facts, dirty)
 
-    def _append(self, outbox: OutboxWriter, facts: list[Fact], dirty: list[dict[str, Any]]) -> None:
+    def _switch_fields_off(self) -> None:
+        """Add the fields switched off in this batch to `fields_off` of their events' stored
+        rows; a row none of whose facts counts any more becomes inactive."""
+        fields: dict[str, set[str]] = {}
+        for event_id, name in self.switched_fields:
+            fields.setdefault(event_id, set()).add(name)
+        rows: Iterable[Any] = self.conn.execute(
+            select(
+                field_facts.c.id,
+                field_facts.c.event_id,
+                field_facts.c.facts,
+                field_facts.c.fields_off,
+            ).where(and_(self.one_of(field_facts.c.event_id, fields), field_facts.c.active))
+        )
+        changed: list[dict[str, Any]] = []
+        for row_id, event_id, facts, stored_off in rows:
+            names: set[str] = {name for name, _ in facts}
+            before: set[str] = set(stored_off or ())
+            off = (before | fields[event_id]) & names
+            if off != before:
+                changed.append({"row": row_id, "off": sorted(off), "counts": off != names})
+        if changed:
+            self.conn.execute(
+                update(field_facts)
+                .where(field_facts.c.id == bindparam("row"))
+                .values(fields_off=bindparam("off"), active=bindparam("counts")),
+                changed,
+            )
+
+    def _fact_rows(self) -> list[dict[str, Any]]:
+        """The batch's new facts as rows: one per citizen and event, the event's facts in the
+        order it gave them. A fact switched off in this batch is listed in `fields_off` (the
+        row is inactive when none counts); a fact given to a PIN re-established in this batch
+        goes to the new PIN."""
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        off: dict[tuple[str, str], set[str]] = {}
+        for fact in self.new_facts:
+            key = (self.resolve(fact["pin"]), fact["event_id"])
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = {
+                    "pin": key[0],
+                    "event_id": key[1],
+                    "occurred_at": fact["occurred_at"],
+                    "facts": [],
+                    "fields_off": None,
+                    "active": False,
+                }
+            name = fact["field"]
+            row["facts"].append([name, fact["value"]])
+            if self.is_off(key[1], name):
+                off.setdefault(key, set()).add(name)
+            else:
+                row["active"] = True
+        for key, names in off.items():
+            rows[key]["fields_off"] = sorted(names)
+        return list(rows.values())
+
+    def _append(
+        self, outbox: OutboxWriter, facts: list[dict[str, Any]], dirty: list[dict[str, Any]]
+    ) -> None:
         """Insert the batch's new rows and upsert its changed citizens."""
         conn = self.conn
-        append_rows(conn, field_facts, facts, _FACT_NAMES)
+        append_rows(conn, field_facts, facts)
         upsert_citizens(conn, dirty)
         if self.rekeys:
             conn.execute(

@@ -16,6 +16,7 @@ from databus.population.schema import (
     applied_events,
     citizens,
     create_population_schema,
+    facts_of,
     field_facts,
     lineage,
     pin_links,
@@ -127,10 +128,10 @@ def test_correction_replaces_what_it_corrects(engine: Engine) -> None:
     assert row(engine, PIN).record["permanent_residence"]["street"] == "Right street"
     with engine.connect() as conn:
         active = {
-            r.event_id: r.active
-            for r in conn.execute(
-                select(field_facts).where(field_facts.c.field == "permanent_residence")
-            )
+            r.event_id: counts
+            for r in conn.execute(select(field_facts))
+            for name, _, counts in facts_of(r.facts, r.fields_off, r.active)
+            if name == "permanent_residence"
         }
     assert active == {str(first.event_id): False, str(fix.event_id): True}
     assert (3, "permanent_residence", "corrected", str(fix.event_id)) in trail(engine, PIN)
