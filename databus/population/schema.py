@@ -217,7 +217,7 @@ _FACTS_MIGRATION = {
         "CREATE INDEX ix_field_facts_pin ON field_facts (pin)",
     ),
 }
-"""From one fact row per field (`field`, `value`, before 2026-12-08) to one row per citizen
+"""From one fact row per field (`field`, `value`, until 2026-12-07) to one row per citizen
 and event (`facts`): each old row becomes a row of one fact, as it was (its `active` kept);
 new rows group an event's facts."""
 

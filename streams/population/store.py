@@ -68,13 +68,9 @@ _LINKS_OF = "SELECT old_pin, new_pin FROM pin_links WHERE old_pin = ANY(%s::varc
 _CITIZENS_OF = (
     "SELECT pin, version, record, field_times FROM citizens WHERE pin = ANY(%s::varchar[])"
 )
-_ACTIVE_FACTS_OF = (
-    "SELECT id, pin, facts, fields_off, active, event_id, occurred_at FROM field_facts "
-    "WHERE pin = ANY(%s::varchar[]) AND active"
-)
-_TARGET_FACTS = (
-    "SELECT event_id, pin, facts, fields_off, active FROM field_facts "
-    "WHERE event_id = ANY(%s::varchar[]) AND active"
+_COUNTED_FACTS = (
+    "SELECT id, pin, event_id, occurred_at, facts, fields_off, active FROM field_facts "
+    "WHERE {key} = ANY(%s::varchar[]) AND active"
 )
 _EVENTS_OF = (
     "SELECT event_id, event_type, source FROM applied_events WHERE event_id = ANY(%s::varchar[])"
@@ -242,46 +238,41 @@ class BatchStore:
     ) -> list[StoredFact]:
         """The facts that still count of `pins` (of `fields` only, if given); on PostgreSQL
         through the driver (every batch of births asks it)."""
-        pins = list(pins)
         wanted = None if fields is None else set(fields)
-        rows = self._read(
-            _ACTIVE_FACTS_OF,
-            [pins],
-            lambda: select(
-                field_facts.c.id,
-                field_facts.c.pin,
-                field_facts.c.facts,
-                field_facts.c.fields_off,
-                field_facts.c.active,
-                field_facts.c.event_id,
-                field_facts.c.occurred_at,
-            ).where(and_(self.one_of(field_facts.c.pin, pins), field_facts.c.active)),
-        )
         return [
-            StoredFact(row_id, pin, name, value, event_id, occurred_at)
-            for row_id, pin, facts, off, active, event_id, occurred_at in rows
-            for name, value, counts in facts_of(facts, off, active)
-            if counts and (wanted is None or name in wanted)
+            fact
+            for fact in self._counted_facts(field_facts.c.pin, pins)
+            if wanted is None or fact.field in wanted
         ]
 
     def _facts_of_events(self, ids: Iterable[str]) -> list[tuple[str, str, str]]:
         """(event, pin, field) of the facts of these events that still count."""
-        wanted = list(ids)
+        return [
+            (fact.event_id, fact.pin, fact.field)
+            for fact in self._counted_facts(field_facts.c.event_id, ids)
+        ]
+
+    def _counted_facts(self, key: Any, values: Iterable[str]) -> list[StoredFact]:
+        """The facts that still count of the rows whose `key` column (`pin` or `event_id`) is
+        one of `values`, each row expanded (`facts_of`)."""
+        wanted = list(values)
         rows = self._read(
-            _TARGET_FACTS,
+            _COUNTED_FACTS.format(key=key.name),
             [wanted],
             lambda: select(
-                field_facts.c.event_id,
+                field_facts.c.id,
                 field_facts.c.pin,
+                field_facts.c.event_id,
+                field_facts.c.occurred_at,
                 field_facts.c.facts,
                 field_facts.c.fields_off,
                 field_facts.c.active,
-            ).where(and_(self.one_of(field_facts.c.event_id, wanted), field_facts.c.active)),
+            ).where(and_(self.one_of(key, wanted), field_facts.c.active)),
         )
         return [
-            (event_id, pin, name)
-            for event_id, pin, facts, off, active in rows
-            for name, _, counts in facts_of(facts, off, active)
+            StoredFact(row_id, pin, name, value, event_id, occurred_at)
+            for row_id, pin, event_id, occurred_at, facts, off, active in rows
+            for name, value, counts in facts_of(facts, off, active)
             if counts
         ]
 
