@@ -15,13 +15,14 @@ METADATA_MAX_AGE_MS = 15_000
 
 
 def raw_faust_app(
-    group: str, bootstrap_servers: str, *, batch_size: int, **overrides: Any
+    group: str, bootstrap_servers: str, *, batch_size: int, lean: bool = True, **overrides: Any
 ) -> faust.App:
     """A `faust.App` for consumer group `group` on the `kafka://` (aiokafka) driver; `overrides`
-    are further faust settings (e.g. a shorter `broker_session_timeout`)."""
-    import faust
-
+    are further faust settings (e.g. a shorter `broker_session_timeout`). Its consumer delivers
+    records without faust's four tasks per record where that cannot change what is delivered
+    (`streams.faust_delivery`); `lean=False`: faust's own consumer (bench/consume)."""
     from databus.security.client import KafkaSecurity, check_login
+    from streams.faust_delivery import lean_app
 
     security = KafkaSecurity.from_env()
     check_login(bootstrap_servers, security)  # a wrong password fails here, naming the principal
@@ -45,4 +46,8 @@ def raw_faust_app(
         **({"broker_credentials": credentials} if credentials else {}),
         **overrides,
     }
+    if lean:
+        return lean_app(group, **settings)
+    import faust
+
     return faust.App(group, **settings)
