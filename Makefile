@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.outbox
 	$(BIN)/python -m bench.sync --secure
 	$(BIN)/python -m bench.sync_apply
+	$(BIN)/python -m bench.consume
 	$(BIN)/python -m bench.router
 	$(BIN)/python -m bench.sink
 	$(BIN)/python -m bench.backfill

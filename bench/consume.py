@@ -216,14 +216,17 @@ def main() -> None:
     lean_us, stock_us = faust_us["lean"][0], faust_us["stock"][0]
     print(f"  ratio lean / faust's own = {lean_us / stock_us:.2f}")
     print(f"  ratio lean / plain = {lean_us / plain:.0f}")
+    command = (
+        f"python -m bench.consume --records {args.records} --size {args.size} "
+        f"--batch-size {args.batch_size}"
+    )
     path = write_result(
         "consume",
         "CPU µs per record consumed (the workers' faust path vs plain confluent-kafka)",
         lean_us,
         plain,
         unit="µs/record",
-        command=f"python -m bench.consume --records {args.records} --size {args.size} "
-        f"--batch-size {args.batch_size}",
+        command=command,
         results_dir=args.results,
         lean_loop_us=round(faust_us["lean"][1], 1),
         stock_us=round(stock_us, 1),
@@ -232,6 +235,7 @@ def main() -> None:
         size=args.size,
     )
     print(f"  wrote {path}")
+    print(f"  command: {command}")
 
 
 def _arguments() -> argparse.Namespace:

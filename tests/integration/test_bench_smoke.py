@@ -63,6 +63,19 @@ CASES = [
         {"events": 3000},
     ),
     BenchCase(
+        "consume",
+        ["--records", "3000", "--batch-size", "100"],
+        [
+            "baseline: plain confluent-kafka consumer",
+            "faust's own consumer",
+            "ours: streams.faust_delivery.LeanConsumer",
+            "ratio lean / faust's own",
+        ],
+        ["ours", "baseline", "stock_us"],
+        {"records": 3000},
+        postgres=False,
+    ),
+    BenchCase(
         "sink",
         ["--rows", "3000", "--batch-size", "500"],
         [
