@@ -29,6 +29,8 @@ def show_population_sync(settings: Settings, workdir: Path) -> bool:
         applied_events,
         citizens,
         create_population_schema,
+        facts_of,
+        field_facts,
         lineage,
         parked_events,
     )
@@ -76,6 +78,9 @@ def show_population_sync(settings: Settings, workdir: Path) -> bool:
         people = int(conn.execute(select(func.count()).select_from(citizens)).scalar() or 0)
         versions = int(conn.execute(select(func.sum(citizens.c.version))).scalar() or 0)
         trail = int(conn.execute(select(func.count()).select_from(lineage)).scalar() or 0)
+        fact_rows = conn.execute(
+            select(field_facts.c.facts, field_facts.c.fields_off, field_facts.c.active)
+        ).all()
         parked = int(conn.execute(select(func.count()).select_from(parked_events)).scalar() or 0)
     table = Table("population database (SQLite)", "count")
     for label, value in [
@@ -86,6 +91,16 @@ def show_population_sync(settings: Settings, workdir: Path) -> bool:
         ("citizens", people),
         ("citizen versions", versions),
         ("lineage rows (which event set which fields of which version)", trail),
+        ("fact rows (one per citizen and event)", len(fact_rows)),
+        ("facts in them (every value an event gave a field)", sum(len(r.facts) for r in fact_rows)),
+        (
+            "facts that still count",
+            sum(
+                counts
+                for r in fact_rows
+                for _, _, counts in facts_of(r.facts, r.fields_off, r.active)
+            ),
+        ),
     ]:
         table.add_row(label, f"{value:,}")
     console.print(table)

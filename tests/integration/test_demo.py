@@ -33,6 +33,7 @@ def test_demo_runs_every_step(bus_settings: Settings, tmp_path: Path) -> None:
     assert "generated 60 citizens" in result.output
     assert (tmp_path / "population" / "events.civil-status.jsonl").exists()
     assert "published events applied" in result.output
+    assert "fact rows (one per citizen and event)" in result.output
     assert "outbox relay:" in result.output
     assert "usage trail of the citizen" in result.output
     assert "connection health from http://127.0.0.1:" in result.output  # `databus status`
