@@ -15,12 +15,12 @@ METADATA_MAX_AGE_MS = 15_000
 
 
 def raw_faust_app(
-    group: str, bootstrap_servers: str, *, batch_size: int, lean: bool = True, **overrides: Any
+    group: str, bootstrap_servers: str, *, batch_size: int, lean: bool = False, **overrides: Any
 ) -> faust.App:
     """A `faust.App` for consumer group `group` on the `kafka://` (aiokafka) driver; `overrides`
-    are further faust settings (e.g. a shorter `broker_session_timeout`). Its consumer delivers
-    records without faust's four tasks per record where that cannot change what is delivered
-    (`streams.faust_delivery`); `lean=False`: faust's own consumer (bench/consume)."""
+    are further faust settings (e.g. a shorter `broker_session_timeout`). `lean=True`: its
+    consumer is `streams.faust_delivery.LeanConsumer` (bench/consume only; the workers keep
+    faust's own until a cluster-fault failure seen with it is understood, see that module)."""
     from databus.security.client import KafkaSecurity, check_login
     from streams.faust_delivery import lean_app
 
