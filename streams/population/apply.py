@@ -45,7 +45,8 @@ from streams.population.model import (
     Status,
 )
 from streams.population.parking import UNPARKS, Parking
-from streams.population.store import BatchStore, append_rows
+from streams.population.store import BatchStore
+from streams.population.writes import append_rows
 
 __all__ = [
     "AppliedChange",

@@ -35,7 +35,7 @@ from schemas.models.base import Contract
 from schemas.models.citizen import Citizen
 from schemas.models.downstream import PopulationChange
 from streams.population.model import AppliedChange
-from streams.population.store import append_rows
+from streams.population.writes import append_rows
 
 NPD_OUTBOX = "npd_outbox"
 

@@ -4,8 +4,9 @@ Everything the population sync reads or writes in the database is here. A batch 
 events' applied ids, PIN links, citizens, correction targets and parked events in a handful of
 queries (on PostgreSQL `= ANY(array)`: one parameter whatever the batch size); the rules then
 run in memory; `write` puts every table back with one COPY each (PostgreSQL) and the citizens
-with one upsert. The few lookups a batch cannot foresee (a correction that was parked, a
-citizen reached through a PIN re-established in the same batch) are made on demand.
+with one upsert (`streams.population.writes`). The few lookups a batch cannot foresee (a
+correction that was parked, a citizen reached through a PIN re-established in the same batch)
+are made on demand.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Executable,
-    MetaData,
-    Table,
     and_,
     any_,
     bindparam,
@@ -30,10 +29,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from databus.pgcopy import copy_rows, insert_rows
-from databus.pgdriver import driver, execute, fetch, pipeline, pipelining
+from databus.pgdriver import driver, fetch, pipeline
 from databus.population.schema import (
     applied_events,
     citizens,
@@ -48,6 +45,7 @@ from streams.population.changes import MULTI_VALUED, FieldChange
 from streams.population.locks import CitizenLocks
 from streams.population.model import AppliedChange, CitizenState, OutboxWriter
 from streams.population.rules import Fact, aware
+from streams.population.writes import append_rows, upsert_citizens
 
 SMALL_BATCH_ROWS = 2_000
 """A batch that writes at most this many rows into each table (PostgreSQL) sends each table's
@@ -562,65 +560,3 @@ class BatchStore:
         append_rows(conn, lineage, self.lineage_rows)
         if self.changes:
             outbox.write(conn, self.changes)
-
-
-def append_rows(
-    conn: Connection,
-    table: Table,
-    rows: list[dict[str, Any]],
-    names: Sequence[str] | None = None,
-) -> None:
-    """Insert rows (all with the same keys; the columns `names` of them if given): one COPY
-    on PostgreSQL, executemany elsewhere."""
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        if names is not None:
-            rows = [{name: row[name] for name in names} for row in rows]
-        conn.execute(insert(table), rows)
-        return
-    if pipelining(conn):  # a small batch: no COPY in a pipeline
-        insert_rows(driver(conn), table, rows, names=names)
-    else:
-        copy_rows(driver(conn), table, rows, names=names)
-
-
-_CITIZENS_STAGE = citizens.to_metadata(MetaData(), name="citizens_stage")
-_STAGE_CITIZENS = (
-    "CREATE TEMPORARY TABLE IF NOT EXISTS citizens_stage "
-    "(LIKE citizens INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-)
-_ON_CONFLICT_CITIZENS = (
-    "ON CONFLICT (pin) DO UPDATE SET version = excluded.version, record = excluded.record, "
-    "field_times = excluded.field_times, deceased = excluded.deceased, "
-    "updated_at = excluded.updated_at"
-)
-_UPSERT_CITIZENS = f"INSERT INTO citizens SELECT * FROM citizens_stage {_ON_CONFLICT_CITIZENS}"
-
-
-def upsert_citizens(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Write the citizens a batch changed, new or not, in one statement."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql" and pipelining(conn):  # a small batch
-        insert_rows(driver(conn), citizens, rows, suffix=_ON_CONFLICT_CITIZENS)
-        return
-    if conn.dialect.name == "postgresql":  # COPY into a session-local stage, then one upsert
-        execute(conn, _STAGE_CITIZENS)
-        append_rows(conn, _CITIZENS_STAGE, rows)
-        execute(conn, _UPSERT_CITIZENS)
-        return
-    if conn.dialect.name == "sqlite":
-        upsert = sqlite_insert(citizens)
-        conn.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[citizens.c.pin],
-                set_={name: upsert.excluded[name] for name in rows[0] if name != "pin"},
-            ),
-            rows,
-        )
-        return
-    for row in rows:  # any other database: one statement per citizen
-        found = conn.execute(update(citizens).where(citizens.c.pin == row["pin"]).values(**row))
-        if not found.rowcount:
-            conn.execute(insert(citizens), row)
