@@ -44,6 +44,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -319,6 +320,8 @@ class PathRun:
     publish_seconds: float
     stages: dict[str, float]
     """Median ms from the publish call to each stage's own time stamp (wall clock)."""
+    stage_delays: dict[str, dict[str, float]]
+    """Stage -> PIN -> ms from the publish call to that stage's own time stamp."""
     usage: dict[str, Usage]
     """Per process (the path's components, the broker, PostgreSQL, ...), while publishing."""
 
@@ -330,8 +333,10 @@ class E2eRun(PathRun):
     kafka: KafkaLatency
 
 
-def _stage_medians(published: dict[str, float], npd_url: str, sector_url: str) -> dict[str, float]:
-    """Where the time goes: the median from the publish call to the population database's
+def _stage_delays(
+    published: dict[str, float], npd_url: str, sector_url: str
+) -> dict[str, dict[str, float]]:
+    """Where the time goes: the ms from each publish call to the population database's
     batch start (`applied_events.applied_at`) and to the sink's batch time
     (`sector_citizens.updated_at`), both stamped by the components themselves."""
     offset = time.time() - time.monotonic()  # monotonic -> wall clock, this process
@@ -346,13 +351,40 @@ def _stage_medians(published: dict[str, float], npd_url: str, sector_url: str) -
     ):
         with psycopg.connect(psycopg_dsn(url)) as conn:
             stamps[name] = {pin: at.timestamp() for pin, at in conn.execute(query)}
-    medians = {}
-    for name, found in stamps.items():
-        delays = sorted(
-            (found[pin] - (at + offset)) * 1000 for pin, at in published.items() if pin in found
-        )
-        medians[name] = _percentile(delays, 0.5)
-    return medians
+    return {
+        name: {
+            pin: (found[pin] - (at + offset)) * 1000
+            for pin, at in published.items()
+            if pin in found
+        }
+        for name, found in stamps.items()
+    }
+
+
+def timeline(
+    published: dict[str, float], seen: dict[str, float], stage_delays: dict[str, dict[str, float]]
+) -> list[dict[str, Any]]:
+    """Per second of publishing: how many events were published, and the p50 and maximum ms
+    to the sector row and to each stage (where a stall struck, and in which stage)."""
+    first = min(published.values(), default=0.0)
+    seconds: dict[int, list[str]] = defaultdict(list)
+    for pin, at in published.items():
+        seconds[int(at - first)].append(pin)
+    delays = {
+        "sector row committed": {
+            p: (seen[p] - at) * 1000 for p, at in published.items() if p in seen
+        }
+    }
+    delays.update(stage_delays)
+    rows = []
+    for second in sorted(seconds):
+        row: dict[str, Any] = {"second": second, "published": len(seconds[second])}
+        for name, found in delays.items():
+            values = sorted(found[p] for p in seconds[second] if p in found)
+            if values:
+                row[name] = {"p50": round(_percentile(values, 0.5), 1), "max": round(values[-1], 1)}
+        rows.append(row)
+    return rows
 
 
 def _prepare_databases(npd_url: str, sector_url: str) -> None:
@@ -414,8 +446,9 @@ def run_path(
             thread.join(10)
         if watcher.error is not None:
             raise SystemExit(f"watcher failed: {watcher.error!r}")
-        stages = _stage_medians(published, npd_url, sector_url)
-    return PathRun(published, dict(watcher.seen), took, stages, sampler.result)
+        delays = _stage_delays(published, npd_url, sector_url)
+    stages = {name: _percentile(sorted(found.values()), 0.5) for name, found in delays.items()}
+    return PathRun(published, dict(watcher.seen), took, stages, delays, sampler.result)
 
 
 def measure_kafka(settings: Settings, messages: int = 5000) -> KafkaLatency:
@@ -490,6 +523,7 @@ def report(args: argparse.Namespace, measured: E2eRun) -> None:
         max_ms=round(worst, 1),
         kafka_one_hop_ms={"p50": kafka.p50, "p99": kafka.p99, "p99.9": kafka.p999},
         stage_medians_ms={k: round(v, 1) for k, v in measured.stages.items()},
+        timeline=timeline(published, measured.seen, measured.stage_delays),
         usage={
             name: {k: round(v, 2) for k, v in asdict(u).items()}
             for name, u in measured.usage.items()

@@ -18,11 +18,13 @@ def raw_faust_app(
     group: str, bootstrap_servers: str, *, batch_size: int, lean: bool = False, **overrides: Any
 ) -> faust.App:
     """A `faust.App` for consumer group `group` on the `kafka://` (aiokafka) driver; `overrides`
-    are further faust settings (e.g. a shorter `broker_session_timeout`). `lean=True`: its
+    are further faust settings (e.g. a shorter `broker_session_timeout`). Its consumer fetches
+    with `streams.faust_fetch.FETCH_MAX_WAIT_MS`, not faust's 1.5 s. `lean=True`: its
     consumer is `streams.faust_delivery.LeanConsumer` (bench/consume only; the workers keep
     faust's own until a cluster-fault failure seen with it is understood, see that module)."""
     from databus.security.client import KafkaSecurity, check_login
     from streams.faust_delivery import lean_app
+    from streams.faust_fetch import fetch_wait_app
 
     security = KafkaSecurity.from_env()
     check_login(bootstrap_servers, security)  # a wrong password fails here, naming the principal
@@ -48,6 +50,4 @@ def raw_faust_app(
     }
     if lean:
         return lean_app(group, **settings)
-    import faust
-
-    return faust.App(group, **settings)
+    return fetch_wait_app(group, **settings)
