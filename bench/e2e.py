@@ -71,6 +71,7 @@ from databus.population.schema import create_population_schema
 from databus.settings import Settings
 from databus.stack.artifacts import java
 from databus.stack.state import StackState
+from databus.topic_reader import read_all
 from databus.topology.topics import Topics
 from producers.sdk import Publisher
 from schemas.domain import make_pin
@@ -333,6 +334,12 @@ class E2eRun(PathRun):
     kafka: KafkaLatency
 
 
+APPLIED = "population applied (batch start)"
+RELAYED = "population change sent (relay)"
+ROUTED = "sector record sent (router)"
+WRITTEN = "sector row written (batch time)"
+
+
 def _stage_delays(
     published: dict[str, float], npd_url: str, sector_url: str
 ) -> dict[str, dict[str, float]]:
@@ -342,12 +349,8 @@ def _stage_delays(
     offset = time.time() - time.monotonic()  # monotonic -> wall clock, this process
     stamps: dict[str, dict[str, float]] = {}
     for name, url, query in (
-        ("population applied (batch start)", npd_url, "SELECT pin, applied_at FROM applied_events"),
-        (
-            "sector row written (batch time)",
-            sector_url,
-            "SELECT pin, updated_at FROM sector_citizens",
-        ),
+        (APPLIED, npd_url, "SELECT pin, applied_at FROM applied_events"),
+        (WRITTEN, sector_url, "SELECT pin, updated_at FROM sector_citizens"),
     ):
         with psycopg.connect(psycopg_dsn(url)) as conn:
             stamps[name] = {pin: at.timestamp() for pin, at in conn.execute(query)}
@@ -359,6 +362,32 @@ def _stage_delays(
         }
         for name, found in stamps.items()
     }
+
+
+def _topic_delays(
+    settings: Settings, sector: str, published: dict[str, float]
+) -> dict[str, dict[str, float]]:
+    """The ms from each publish call to the time stamp of the PIN's first record on
+    `population.changes.v1` (the outbox relay's send) and on the sector's topic (the router's
+    send), read while the run's topics still exist."""
+    offset = time.time() - time.monotonic()
+    topics = Topics.from_settings(settings)
+    delays: dict[str, dict[str, float]] = {}
+    for name, topic in (
+        (RELAYED, topics.population_changes),
+        (ROUTED, topics.sector_topic(sector)),
+    ):
+        first: dict[str, float] = {}
+        for message in read_all(settings.endpoints.bootstrap_servers, topic):
+            key = message.key()
+            pin = key.decode() if isinstance(key, bytes) else str(key)
+            first.setdefault(pin, message.timestamp()[1] / 1000)
+        delays[name] = {
+            pin: (first[pin] - (at + offset)) * 1000
+            for pin, at in published.items()
+            if pin in first
+        }
+    return delays
 
 
 def timeline(
@@ -447,6 +476,13 @@ def run_path(
         if watcher.error is not None:
             raise SystemExit(f"watcher failed: {watcher.error!r}")
         delays = _stage_delays(published, npd_url, sector_url)
+        sent = _topic_delays(settings, sector, published)
+    delays = {  # in the order of the path
+        APPLIED: delays[APPLIED],
+        RELAYED: sent[RELAYED],
+        ROUTED: sent[ROUTED],
+        WRITTEN: delays[WRITTEN],
+    }
     stages = {name: _percentile(sorted(found.values()), 0.5) for name, found in delays.items()}
     return PathRun(published, dict(watcher.seen), took, stages, delays, sampler.result)
 
