@@ -31,6 +31,11 @@ import math
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
+PROCESSED = "databus_processed"
+"""Set (True) on a faust message `ack_events` acknowledges: the agent processed it. The bus's
+consumers (`streams.faust_delivery`) count such an acknowledgement even while a rebalance stops
+the flow; faust's stream also acknowledges records it skipped unprocessed then."""
+
 POLL_STOPPED = 1.0
 """Seconds between checks of `stream.should_stop` while the buffer stays empty."""
 
@@ -117,4 +122,6 @@ async def adaptive_batches(
 async def ack_events(stream: Any, events: Sequence[Any]) -> None:
     """Acknowledge a batch's events (their offsets may then be committed)."""
     for event in events:
+        with contextlib.suppress(AttributeError):  # a message without attributes of its own
+            setattr(event.message, PROCESSED, True)
         await stream.ack(event)

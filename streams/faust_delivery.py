@@ -15,28 +15,255 @@ check and the end of the delivery: it awaits nothing that waits. In any other ca
 faust that calls it otherwise, `wait_first` runs as faust wrote it. bench/consume measured
 70 µs per record with the change.
 
-`lean_app` builds the `faust.App` whose consumer is a `LeanConsumer`.
+`lean_app` builds the `faust.App` whose consumer is a `LeanConsumer`; the workers use it
+(`raw_faust_app`, `lean=True` by default).
 
-**Not used by the workers.** With it, one clean-clone CI run (2026-12-07) failed two
-cluster-fault scenarios (tests/integration/test_cluster_faults.py): after a partition leader
-was killed, one sector row was missing; after the sink and a population sync were killed, one
-record of a source partition stayed unconsumed (lag 1) for eight minutes. The run before, on
-the same code, passed all five. Until that is understood, the workers keep faust's own
-consumer (`raw_faust_app(lean=False)`, the default); bench/consume measures both.
+**History.** The lean consumer was withdrawn once (2026-12-07): a clean-clone CI run with it
+failed two cluster-fault scenarios (tests/integration/test_cluster_faults.py), a sector row
+missing after a leader was killed, and one record of a source partition left unconsumed (lag 1)
+after the sink and a population sync were killed. bench/rebalance_churn then showed how faust's
+own offset bookkeeping commits past records never processed, with either delivery (below). The
+workers took it back with `BusConsumer`'s commits.
+
+**Commits.** `BusConsumer` (faust's own delivery) and `LeanConsumer` (the lean one) replace how
+faust decides which offsets may be committed. faust counts as done, besides the records an
+agent acknowledged after its work: records its stream skipped without handing them to the
+agent (fetched before a rebalance, or taken while the flow was stopped: the stream acks them),
+and "gaps" in the offsets it read, the record after the gap included, before it is delivered.
+Its commit check lets a hole of exactly one record at the head through, and checks nothing
+while a revocation has forgotten the committed offset (it commits whatever run was acknowledged
+while the revocation waits for the agents). bench/rebalance_churn (a group churned while
+records flow) once lost 200 records this way with the lean consumer (a record run never handed
+to the agent, then committed past during the revocation). `BusConsumer` counts only
+acknowledgements of the current group generation, of records the agent acknowledged after its
+work (`streams.batching.ack_events` marks them) or taken while the flow ran, and commits only
+a run of them contiguous from where the partition was sought to (its committed offset, else
+its earliest). A partition whose next record never comes while later ones are processed is
+sought back to it, to be read again instead of staying at a lag. `raw_faust_app` builds
+`LeanConsumer` for `lean=True`; `bus_app` builds an app with `BusConsumer`.
+
+**Limits.** Offsets are taken to be dense: no faust agent of the bus reads a compacted topic or
+one written in transactions (control records take offsets), where holes are normal and the
+head check would keep reading them again. Records deleted unread (the committed offset fell
+below the log start) are logged and committed past, as Kafka's reset to the earliest offset
+reads past them.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka
+from faust.types.tuples import ack_lock
+from mode import Service
 from mode.services import WaitResults
+from mode.utils.futures import notify
+
+from streams.batching import PROCESSED
+from streams.faust_fetch import FetchWaitConsumer
+
+log = logging.getLogger(__name__)
+
+HEAD_CHECK_SECONDS = 5.0
+"""How often a partition whose next record to commit is missing (later ones acknowledged) is
+looked at; missing at two looks in a row, it is sought back to that record."""
 
 
-class LeanConsumer(aiokafka.Consumer):
-    """faust's aiokafka consumer, delivering records that cannot block without extra tasks."""
+class BusConsumer(FetchWaitConsumer):
+    """faust's aiokafka consumer, committing only offsets below which every record was
+    processed (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # per partition, since its last seek: the offset the next commit must start from
+        # (None: not known yet, the first record delivered in this generation decides)
+        self._next_commit: dict[Any, int | None] = {}
+        self._missing_head: dict[Any, int] = {}  # partition -> head found missing last look
+        deliver = self.callback
+
+        def delivering(message: Any) -> Any:
+            tp = message.tp
+            if (
+                tp in self._next_commit
+                and self._next_commit[tp] is None
+                and message.generation_id == self.app.consumer_generation_id
+            ):
+                self._next_commit[tp] = message.offset
+            return deliver(message)
+
+        self.callback = delivering
+
+    # --------------------------------------------------------------- what counts as done
+
+    def _counts(self, message: Any) -> bool:
+        """Whether `message`'s acknowledgement means it was processed, in this generation."""
+        if message.generation_id != self.app.consumer_generation_id:
+            return False  # fetched before a rebalance; read again after it
+        if getattr(message, PROCESSED, False):
+            return True  # acknowledged by `ack_events`, after the agent's work
+        return bool(self.app.flow_control.is_active())  # faust acks a skipped one otherwise
+
+    def ack(self, message: Any) -> bool:
+        """faust's `Consumer.ack`, counting only acknowledgements of processed records."""
+        with ack_lock:
+            if message.acked:
+                return False
+            message.acked = True
+            self._unacked_messages.discard(message)
+            try:
+                if not self._counts(message):
+                    return False
+                if not self.app.topics.acks_enabled_for(message.topic):
+                    return False
+                tp, offset = message.tp, message.offset
+                start = self._next_commit.get(tp)
+                if start is not None and offset < start:
+                    return False
+                index = self._acked_index[tp]
+                if offset in index:
+                    return False
+                index.add(offset)
+                self._acked[tp].append(offset)
+                self._n_acked += 1
+                return True
+            finally:
+                notify(self._waiting_for_ack)
+
+    async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
+        """Offsets skipped between two records read are NOT counted as done: the bus reads
+        no compacted or transactional topic, so a hole there is records faust did not
+        deliver (it would also count the record after the hole, not yet processed)."""
+        log.warning(
+            "%s: offsets %d..%d were not delivered; they are not committed past",
+            tp,
+            offset_from,
+            offset_to - 1,
+        )
+
+    def _new_offset(self, tp: Any) -> int | None:
+        """The offset to commit: the end of the run of processed records that starts where
+        the partition was sought to (or the previous commit); None if that record is not
+        processed yet."""
+        with ack_lock:
+            acked = self._acked[tp]
+            start = self._next_commit.get(tp)
+            if not acked or start is None:
+                return None
+            acked.sort()
+            index = self._acked_index[tp]
+            stale = 0
+            while stale < len(acked) and acked[stale] < start:
+                stale += 1
+            if stale:
+                index.difference_update(acked[:stale])
+                del acked[:stale]
+            end = start
+            while end - start < len(acked) and acked[end - start] == end:
+                end += 1
+            if end == start:
+                return None
+            index.difference_update(acked[: end - start])
+            del acked[: end - start]
+            self._next_commit[tp] = end
+            return end
+
+    def _should_commit(self, tp: Any, offset: int) -> bool:
+        """`_new_offset` only grows within a generation; faust's own check compares with a
+        committed offset a commit finishing after a rebalance may have overwritten."""
+        return True
+
+    # --------------------------------------------------------------- where a run starts
+
+    async def perform_seek(self) -> None:
+        """faust's seek to the committed offsets, starting a new run per partition there."""
+        await super().perform_seek()
+        assignment = set(self.assignment())
+        starts: dict[Any, int | None] = {}
+        for tp in assignment:
+            offset = self._read_offset.get(tp)
+            starts[tp] = offset if offset is not None and offset > 0 else None
+        unknown = [tp for tp, start in starts.items() if start is None]
+        if unknown:
+            try:
+                earliest = await self.earliest_offsets(*unknown)
+            except Exception as error:  # the first record delivered decides then
+                log.warning("earliest offsets unavailable (%r)", error)
+            else:
+                for tp in unknown:
+                    starts[tp] = earliest.get(tp)
+        with ack_lock:
+            for tp in list(self._next_commit):
+                if tp not in assignment:
+                    del self._next_commit[tp]
+            for tp, start in starts.items():
+                self._acked.pop(tp, None)
+                self._acked_index.pop(tp, None)
+                self._gap.pop(tp, None)
+                self._next_commit[tp] = start
+            self._missing_head.clear()
+
+    @Service.task
+    async def _head_check(self) -> None:
+        """Seek a partition back to its next record to commit when that record is missing
+        while later ones were processed (faust dropped it on the way): read it again."""
+        while not self.should_stop:
+            await self.sleep(HEAD_CHECK_SECONDS)
+            if self.should_stop:
+                break
+            if not self.flow_active or self.app.rebalancing:
+                self._missing_head.clear()
+                continue
+            missing: dict[Any, int] = {}
+            with ack_lock:
+                assignment = set(self.assignment())
+                for tp, start in self._next_commit.items():
+                    acked = self._acked.get(tp)
+                    if start is not None and tp in assignment and acked and min(acked) > start:
+                        missing[tp] = start
+            for tp, start in missing.items():
+                if self._missing_head.get(tp) == start:
+                    await self._read_head_again(tp, start)
+            self._missing_head = missing
+
+    async def _read_head_again(self, tp: Any, start: int) -> None:
+        """Seek `tp` back to `start`, its missing next record; if the log no longer holds it
+        (retention deleted it unread), the run starts at the log's earliest record instead."""
+        try:
+            earliest = (await self.earliest_offsets(tp)).get(tp)
+        except Exception as error:  # the next look tries again
+            log.warning("%s: earliest offset unavailable (%r)", tp, error)
+            return
+        if earliest is not None and earliest > start:
+            log.warning("%s: offsets %d..%d were deleted unread", tp, start, earliest - 1)
+            with ack_lock:
+                if self._next_commit.get(tp) == start:
+                    self._next_commit[tp] = earliest
+            return
+        log.warning("%s: offset %d never came; reading again from it", tp, start)
+        await self.seek(tp, start)
+
+
+class _BusTransport(aiokafka.Transport):
+    Consumer = BusConsumer
+
+
+class _BusApp(faust.App):
+    def _new_transport(self) -> Any:
+        return _BusTransport(self.conf.broker_consumer, self)
+
+
+def bus_app(name: str, **settings: Any) -> faust.App:
+    """A `faust.App` (`kafka://` broker) whose consumer is a `BusConsumer`: faust's delivery,
+    the bus's commits."""
+    return _BusApp(name, **settings)
+
+
+class LeanDelivery(aiokafka.Consumer):
+    """faust's delivery of a record that cannot block without extra tasks (see the module);
+    a mixin ahead of the consumer class it changes."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -79,6 +306,10 @@ class LeanConsumer(aiokafka.Consumer):
         if not channels:
             return False
         return not any(channel.queue.full() for channel in channels)
+
+
+class LeanConsumer(LeanDelivery, BusConsumer):
+    """The `BusConsumer` with the lean delivery."""
 
 
 class _LeanTransport(aiokafka.Transport):

@@ -15,7 +15,7 @@ def _run(rate: float, seconds: float, latency: list[float], lost: int = 0) -> Pa
     count = int(rate * seconds)
     published = {f"{i:012d}": i / rate for i in range(count)}
     seen = {pin: at + latency[i] for i, (pin, at) in enumerate(published.items()) if i >= lost}
-    return PathRun(published, seen, seconds, {}, {})
+    return PathRun(published, seen, seconds, {}, {}, {})
 
 
 def test_a_steady_path_kept_up() -> None:

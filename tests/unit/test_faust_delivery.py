@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from faust.types import TP
+from faust.types.tuples import ConsumerMessage
 from mode import Service
 
+from streams.batching import PROCESSED, ack_events
 from streams.faust_app import raw_faust_app
-from streams.faust_delivery import LeanConsumer
+from streams.faust_delivery import BusConsumer, LeanConsumer, bus_app
 
 PARTITION = TP("civilstatus.events.v1", 0)
 
@@ -129,9 +132,171 @@ async def test_any_other_wait_is_faust_own(
     assert len(faust_waits) == 2 and ran == []
 
 
-def test_the_workers_keep_faust_own_consumer_and_the_bench_can_opt_in() -> None:
-    """The lean consumer is withdrawn from the workers (see `streams.faust_delivery`)."""
+def test_the_workers_get_the_lean_consumer_with_the_bus_commits() -> None:
+    """Both consumers `raw_faust_app` builds commit the bus's way; the workers' is lean,
+    faust's own delivery stays for bench/consume's comparison."""
     workers = raw_faust_app("g", "127.0.0.1:9", batch_size=10).consumer
-    assert not isinstance(workers, LeanConsumer)
-    lean = raw_faust_app("g", "127.0.0.1:9", batch_size=10, lean=True).consumer
-    assert isinstance(lean, LeanConsumer)
+    assert isinstance(workers, LeanConsumer)
+    assert isinstance(workers, BusConsumer)
+    own = raw_faust_app("g", "127.0.0.1:9", batch_size=10, lean=False).consumer
+    assert isinstance(own, BusConsumer)
+    assert not isinstance(own, LeanConsumer)
+
+
+# ------------------------------------------------------------------------ commits
+
+
+def _message(offset: int, generation: int = 1) -> Any:
+    return ConsumerMessage(
+        PARTITION.topic,
+        PARTITION.partition,
+        offset,
+        0.0,
+        0,
+        None,
+        None,
+        b"v",
+        None,
+        tp=PARTITION,
+        generation_id=generation,
+    )
+
+
+@pytest.fixture
+async def bus() -> AsyncIterator[BusConsumer]:
+    """The workers' commits (`BusConsumer`, not started), generation 1, the flow running,
+    PARTITION sought to offset 10 (its committed offset)."""
+    app = bus_app("g", broker="kafka://127.0.0.1:9")
+    found = app.transport.create_consumer(
+        callback=_never_called,
+        on_partitions_revoked=app._on_partitions_revoked,
+        on_partitions_assigned=app._on_partitions_assigned,
+        beacon=app.beacon,
+    )
+    assert isinstance(found, BusConsumer)
+    app.consumer_generation_id = 1
+    app.flow_control.resume()
+    app.topics.acks_enabled_for = lambda topic: True  # type: ignore[method-assign]
+    found._next_commit[PARTITION] = 10
+    found._committed_offset[PARTITION] = 10
+    yield found
+
+
+async def _never_called(message: Any) -> None:
+    raise AssertionError("no delivery in these tests")
+
+
+async def _processed(consumer: BusConsumer, *offsets: int, generation: int = 1) -> None:
+    """The agent's acknowledgement (`ack_events`) of these records, after its work."""
+    stream = SimpleNamespace(ack=_acker(consumer))
+    await ack_events(stream, [SimpleNamespace(message=_message(o, generation)) for o in offsets])
+
+
+def _acker(consumer: BusConsumer) -> Any:
+    async def ack(event: Any) -> bool:
+        return bool(event.message.ack(consumer))
+
+    return ack
+
+
+async def test_commits_run_from_the_committed_offset(bus: BusConsumer) -> None:
+    await _processed(bus, 10, 11, 12)
+    assert bus._new_offset(PARTITION) == 13
+    await _processed(bus, 13)
+    assert bus._new_offset(PARTITION) == 14
+
+
+async def test_a_missing_head_record_of_one_is_not_committed_past(bus: BusConsumer) -> None:
+    """faust's check (`min(acked) - committed > 1`) let exactly this hole through."""
+    await _processed(bus, 11, 12)
+    assert bus._new_offset(PARTITION) is None
+    await _processed(bus, 10)
+    assert bus._new_offset(PARTITION) == 13
+
+
+async def test_a_hole_is_not_committed_past_once_a_rebalance_forgot_the_offset(
+    bus: BusConsumer,
+) -> None:
+    """faust pops its committed offset when partitions are revoked, and then commits any run
+    of acknowledged offsets (while the revocation waits for the agents)."""
+    bus._committed_offset.pop(PARTITION)
+    await _processed(bus, 12, 13)
+    assert bus._new_offset(PARTITION) is None
+
+
+async def test_a_record_the_stream_skipped_is_not_counted(bus: BusConsumer) -> None:
+    """faust's stream acknowledges an event it skips (flow stopped by a rebalance) without
+    handing it to the agent: not processed, not done."""
+    bus.app.flow_control.suspend()
+    assert not _message(10).ack(bus)  # faust's stream acks it this way
+    assert bus._new_offset(PARTITION) is None
+    await _processed(bus, 11)  # the agent's acknowledgements still count then
+    assert bus._acked[PARTITION] == [11]
+
+
+async def test_a_record_of_an_earlier_generation_is_not_counted(bus: BusConsumer) -> None:
+    """Fetched before a rebalance, it is read again after it (from the committed offset)."""
+    await _processed(bus, 10, generation=0)
+    assert bus._new_offset(PARTITION) is None
+    assert not bus._acked[PARTITION]
+
+
+async def test_offsets_skipped_in_the_reading_are_not_counted_as_done(bus: BusConsumer) -> None:
+    """faust marks a hole between two records read as done, the second one included."""
+    await _processed(bus, 10)
+    await bus._add_gap(PARTITION, 11, 15)
+    await _processed(bus, 16)
+    assert bus._new_offset(PARTITION) == 11
+    assert bus._new_offset(PARTITION) is None
+
+
+async def test_ack_events_marks_the_records_processed() -> None:
+    acked: list[Any] = []
+
+    async def ack(event: Any) -> None:
+        acked.append(event)
+
+    events = [SimpleNamespace(message=SimpleNamespace()) for _ in range(2)]
+    await ack_events(SimpleNamespace(ack=ack), events)
+    assert acked == events
+    assert all(getattr(e.message, PROCESSED) for e in events)
+
+
+def test_both_consumers_commit_as_the_bus_does() -> None:
+    assert issubclass(LeanConsumer, BusConsumer)
+    assert isinstance(bus_app("g", broker="kafka://127.0.0.1:9").consumer, BusConsumer)
+
+
+async def test_a_missing_head_is_read_again_from_where_it_is(bus: BusConsumer) -> None:
+    sought: list[tuple[Any, int]] = []
+
+    async def earliest(*tps: Any) -> dict[Any, int]:
+        return dict.fromkeys(tps, 0)
+
+    async def seek(tp: Any, offset: int) -> None:
+        sought.append((tp, offset))
+
+    bus.earliest_offsets = earliest  # type: ignore[method-assign]
+    bus.seek = seek  # type: ignore[method-assign,assignment]
+    await bus._read_head_again(PARTITION, 10)
+    assert sought == [(PARTITION, 10)]
+    assert bus._next_commit[PARTITION] == 10
+
+
+async def test_a_head_deleted_unread_is_committed_past_not_sought_forever(bus: BusConsumer) -> None:
+    """Kafka resets a partition whose committed offset fell below the log start to its
+    earliest record; seeking back below it again would never end."""
+    sought: list[int] = []
+
+    async def earliest(*tps: Any) -> dict[Any, int]:
+        return dict.fromkeys(tps, 25)
+
+    async def seek(tp: Any, offset: int) -> None:
+        sought.append(offset)
+
+    bus.earliest_offsets = earliest  # type: ignore[method-assign]
+    bus.seek = seek  # type: ignore[method-assign,assignment]
+    await _processed(bus, 25, 26)
+    await bus._read_head_again(PARTITION, 10)
+    assert sought == []
+    assert bus._new_offset(PARTITION) == 27
