@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import faust
 from faust.transport.drivers import aiokafka
 
 FETCH_MAX_WAIT_MS = 100
@@ -39,3 +40,18 @@ class FetchWaitConsumer(aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> Any:
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _FetchWaitTransport(aiokafka.Transport):
+    Consumer = FetchWaitConsumer
+
+
+class _FetchWaitApp(faust.App):
+    def _new_transport(self) -> Any:
+        return _FetchWaitTransport(self.conf.broker_consumer, self)
+
+
+def fetch_wait_app(name: str, **settings: Any) -> faust.App:
+    """A `faust.App` (`kafka://` broker) whose consumer is a `FetchWaitConsumer`: faust's own
+    delivery and commits, the bus's fetch wait."""
+    return _FetchWaitApp(name, **settings)
