@@ -68,7 +68,7 @@ from mode.services import WaitResults
 from mode.utils.futures import notify
 
 from streams.batching import PROCESSED
-from streams.faust_fetch import FetchWaitConsumer
+from streams.faust_fetch import FetchWaitConsumer, app_with_consumer
 
 log = logging.getLogger(__name__)
 
@@ -251,19 +251,10 @@ class BusConsumer(FetchWaitConsumer):
         await self.seek(tp, start)
 
 
-class _BusTransport(aiokafka.Transport):
-    Consumer = BusConsumer
-
-
-class _BusApp(faust.App):
-    def _new_transport(self) -> Any:
-        return _BusTransport(self.conf.broker_consumer, self)
-
-
 def bus_app(name: str, **settings: Any) -> faust.App:
     """A `faust.App` (`kafka://` broker) whose consumer is a `BusConsumer`: faust's delivery,
     the bus's commits."""
-    return _BusApp(name, **settings)
+    return app_with_consumer(BusConsumer, name, **settings)
 
 
 class LeanDelivery(aiokafka.Consumer):
@@ -317,15 +308,6 @@ class LeanConsumer(LeanDelivery, BusConsumer):
     """The `BusConsumer` with the lean delivery."""
 
 
-class _LeanTransport(aiokafka.Transport):
-    Consumer = LeanConsumer
-
-
-class _LeanApp(faust.App):
-    def _new_transport(self) -> Any:
-        return _LeanTransport(self.conf.broker_consumer, self)
-
-
 def lean_app(name: str, **settings: Any) -> faust.App:
     """A `faust.App` (`kafka://` broker) whose consumer is a `LeanConsumer`."""
-    return _LeanApp(name, **settings)
+    return app_with_consumer(LeanConsumer, name, **settings)

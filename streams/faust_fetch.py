@@ -42,16 +42,18 @@ class FetchWaitConsumer(aiokafka.Consumer):
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class _FetchWaitTransport(aiokafka.Transport):
-    Consumer = FetchWaitConsumer
+def app_with_consumer(consumer: type[aiokafka.Consumer], name: str, **settings: Any) -> faust.App:
+    """A `faust.App` (`kafka://` broker, `settings`) whose transport builds `consumer`."""
+    transport = type(f"{consumer.__name__}Transport", (aiokafka.Transport,), {"Consumer": consumer})
 
+    class _App(faust.App):
+        def _new_transport(self) -> Any:
+            return transport(self.conf.broker_consumer, self)
 
-class _FetchWaitApp(faust.App):
-    def _new_transport(self) -> Any:
-        return _FetchWaitTransport(self.conf.broker_consumer, self)
+    return _App(name, **settings)
 
 
 def fetch_wait_app(name: str, **settings: Any) -> faust.App:
-    """A `faust.App` (`kafka://` broker) whose consumer is a `FetchWaitConsumer`: faust's own
-    delivery and commits, the bus's fetch wait."""
-    return _FetchWaitApp(name, **settings)
+    """A `faust.App` whose consumer is a `FetchWaitConsumer`: faust's own delivery and commits,
+    the bus's fetch wait."""
+    return app_with_consumer(FetchWaitConsumer, name, **settings)
