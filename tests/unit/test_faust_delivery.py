@@ -51,12 +51,7 @@ async def consumer(ran: list[str]) -> AsyncIterator[LeanConsumer]:
         ran.append("delivered")
         return "done"
 
-    found = app.transport.create_consumer(
-        callback=deliver,
-        on_partitions_revoked=app._on_partitions_revoked,
-        on_partitions_assigned=app._on_partitions_assigned,
-        beacon=app.beacon,
-    )
+    found = _consumer_of(app, deliver)
     assert isinstance(found, LeanConsumer)
     found.flow_active = True
     found.suspend_flow.clear()
@@ -163,15 +158,10 @@ def _message(offset: int, generation: int = 1) -> Any:
 
 @pytest.fixture
 async def bus() -> AsyncIterator[BusConsumer]:
-    """The workers' commits (`BusConsumer`, not started), generation 1, the flow running,
+    """The bus's commits (`BusConsumer`, not started), generation 1, the flow running,
     PARTITION sought to offset 10 (its committed offset)."""
     app = bus_app("g", broker="kafka://127.0.0.1:9")
-    found = app.transport.create_consumer(
-        callback=_never_called,
-        on_partitions_revoked=app._on_partitions_revoked,
-        on_partitions_assigned=app._on_partitions_assigned,
-        beacon=app.beacon,
-    )
+    found = _consumer_of(app, _never_called)
     assert isinstance(found, BusConsumer)
     app.consumer_generation_id = 1
     app.flow_control.resume()
@@ -179,6 +169,16 @@ async def bus() -> AsyncIterator[BusConsumer]:
     found._next_commit[PARTITION] = 10
     found._committed_offset[PARTITION] = 10
     yield found
+
+
+def _consumer_of(app: Any, deliver: Any) -> Any:
+    """The consumer `app`'s transport builds (not started), delivering to `deliver`."""
+    return app.transport.create_consumer(
+        callback=deliver,
+        on_partitions_revoked=app._on_partitions_revoked,
+        on_partitions_assigned=app._on_partitions_assigned,
+        beacon=app.beacon,
+    )
 
 
 async def _never_called(message: Any) -> None:
