@@ -44,7 +44,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -56,6 +55,7 @@ import psycopg
 from sqlalchemy import create_engine
 
 from bench.common import RESULTS, machine, write_result
+from bench.e2e_stages import delays_ms, percentile, stage_delays, timeline
 from bench.e2e_usage import Part, Usage, UsageSampler, usage_table
 from bench.stack import (
     bench_topics,
@@ -71,7 +71,6 @@ from databus.population.schema import create_population_schema
 from databus.settings import Settings
 from databus.stack.artifacts import java
 from databus.stack.state import StackState
-from databus.topic_reader import read_all
 from databus.topology.topics import Topics
 from producers.sdk import Publisher
 from schemas.domain import make_pin
@@ -235,13 +234,6 @@ class Watcher:
             self.error = exc
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(q * len(sorted_values)) - 1))
-    return sorted_values[index]
-
-
 def _publish_paced(
     settings: Settings, events: Iterable[dict[str, Any]], rate: float, components: list[Component]
 ) -> tuple[dict[str, float], float]:
@@ -334,88 +326,6 @@ class E2eRun(PathRun):
     kafka: KafkaLatency
 
 
-APPLIED = "population applied (batch start)"
-RELAYED = "population change sent (relay)"
-ROUTED = "sector record sent (router)"
-WRITTEN = "sector row written (batch time)"
-
-
-def _stage_delays(
-    published: dict[str, float], npd_url: str, sector_url: str
-) -> dict[str, dict[str, float]]:
-    """Where the time goes: the ms from each publish call to the population database's
-    batch start (`applied_events.applied_at`) and to the sink's batch time
-    (`sector_citizens.updated_at`), both stamped by the components themselves."""
-    offset = time.time() - time.monotonic()  # monotonic -> wall clock, this process
-    stamps: dict[str, dict[str, float]] = {}
-    for name, url, query in (
-        (APPLIED, npd_url, "SELECT pin, applied_at FROM applied_events"),
-        (WRITTEN, sector_url, "SELECT pin, updated_at FROM sector_citizens"),
-    ):
-        with psycopg.connect(psycopg_dsn(url)) as conn:
-            stamps[name] = {pin: at.timestamp() for pin, at in conn.execute(query)}
-    return {
-        name: {
-            pin: (found[pin] - (at + offset)) * 1000
-            for pin, at in published.items()
-            if pin in found
-        }
-        for name, found in stamps.items()
-    }
-
-
-def _topic_delays(
-    settings: Settings, sector: str, published: dict[str, float]
-) -> dict[str, dict[str, float]]:
-    """The ms from each publish call to the time stamp of the PIN's first record on
-    `population.changes.v1` (the outbox relay's send) and on the sector's topic (the router's
-    send), read while the run's topics still exist."""
-    offset = time.time() - time.monotonic()
-    topics = Topics.from_settings(settings)
-    delays: dict[str, dict[str, float]] = {}
-    for name, topic in (
-        (RELAYED, topics.population_changes),
-        (ROUTED, topics.sector_topic(sector)),
-    ):
-        first: dict[str, float] = {}
-        for message in read_all(settings.endpoints.bootstrap_servers, topic):
-            key = message.key()
-            pin = key.decode() if isinstance(key, bytes) else str(key)
-            first.setdefault(pin, message.timestamp()[1] / 1000)
-        delays[name] = {
-            pin: (first[pin] - (at + offset)) * 1000
-            for pin, at in published.items()
-            if pin in first
-        }
-    return delays
-
-
-def timeline(
-    published: dict[str, float], seen: dict[str, float], stage_delays: dict[str, dict[str, float]]
-) -> list[dict[str, Any]]:
-    """Per second of publishing: how many events were published, and the p50 and maximum ms
-    to the sector row and to each stage (where a stall struck, and in which stage)."""
-    first = min(published.values(), default=0.0)
-    seconds: dict[int, list[str]] = defaultdict(list)
-    for pin, at in published.items():
-        seconds[int(at - first)].append(pin)
-    delays = {
-        "sector row committed": {
-            p: (seen[p] - at) * 1000 for p, at in published.items() if p in seen
-        }
-    }
-    delays.update(stage_delays)
-    rows = []
-    for second in sorted(seconds):
-        row: dict[str, Any] = {"second": second, "published": len(seconds[second])}
-        for name, found in delays.items():
-            values = sorted(found[p] for p in seconds[second] if p in found)
-            if values:
-                row[name] = {"p50": round(_percentile(values, 0.5), 1), "max": round(values[-1], 1)}
-        rows.append(row)
-    return rows
-
-
 def _prepare_databases(npd_url: str, sector_url: str) -> None:
     npd = create_engine(npd_url)
     create_population_schema(npd)
@@ -475,15 +385,8 @@ def run_path(
             thread.join(10)
         if watcher.error is not None:
             raise SystemExit(f"watcher failed: {watcher.error!r}")
-        delays = _stage_delays(published, npd_url, sector_url)
-        sent = _topic_delays(settings, sector, published)
-    delays = {  # in the order of the path
-        APPLIED: delays[APPLIED],
-        RELAYED: sent[RELAYED],
-        ROUTED: sent[ROUTED],
-        WRITTEN: delays[WRITTEN],
-    }
-    stages = {name: _percentile(sorted(found.values()), 0.5) for name, found in delays.items()}
+        delays = stage_delays(settings, sector, npd_url, sector_url, published)
+    stages = {name: percentile(sorted(found.values()), 0.5) for name, found in delays.items()}
     return PathRun(published, dict(watcher.seen), took, stages, delays, sampler.result)
 
 
@@ -509,9 +412,9 @@ def report(args: argparse.Namespace, measured: E2eRun) -> None:
     published, seen = measured.published, measured.seen
     first = min(published.values())
     after_warmup = {pin: at for pin, at in published.items() if at - first >= args.warmup}
-    latencies = sorted((seen[pin] - at) * 1000 for pin, at in after_warmup.items() if pin in seen)
+    latencies = sorted(delays_ms(after_warmup, seen).values())
     missing = sum(1 for pin in after_warmup if pin not in seen)
-    p50, p99, p999 = (_percentile(latencies, q) for q in (0.50, 0.99, 0.999))
+    p50, p99, p999 = (percentile(latencies, q) for q in (0.50, 0.99, 0.999))
     worst = latencies[-1] if latencies else float("nan")
     kafka = measured.kafka
     took = measured.publish_seconds

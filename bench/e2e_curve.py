@@ -38,11 +38,11 @@ from bench.e2e import (
     TARGET_P99_MS,
     KafkaLatency,
     PathRun,
-    _percentile,
     births,
     measure_kafka,
     run_path,
 )
+from bench.e2e_stages import percentile
 from bench.e2e_usage import Usage, usage_table
 from bench.stack import PROJECT_ROOT, server_url
 from databus.settings import Settings
@@ -93,8 +93,8 @@ def rate_row(rate: float, measured: PathRun, warmup: float, grace: float) -> Rat
     latencies = [(seen[pin] - at) * 1000 for at, pin in order]
     ranked = sorted(latencies)
     third = max(1, len(latencies) // 3)
-    p50_first = _percentile(sorted(latencies[:third]), 0.5)
-    p50_last = _percentile(sorted(latencies[-third:]), 0.5)
+    p50_first = percentile(sorted(latencies[:third]), 0.5)
+    p50_last = percentile(sorted(latencies[-third:]), 0.5)
     missing = sum(1 for pin, at in published.items() if at - first >= warmup and pin not in seen)
     late = sum(1 for pin in published if seen.get(pin, math.inf) > last + grace)
     drain = max(seen.values()) - last if len(seen) >= len(published) else math.nan
@@ -114,9 +114,9 @@ def rate_row(rate: float, measured: PathRun, warmup: float, grace: float) -> Rat
         missing=missing,
         late=late,
         drain_s=drain,
-        p50_ms=_percentile(ranked, 0.5),
-        p99_ms=_percentile(ranked, 0.99),
-        p999_ms=_percentile(ranked, 0.999),
+        p50_ms=percentile(ranked, 0.5),
+        p99_ms=percentile(ranked, 0.99),
+        p999_ms=percentile(ranked, 0.999),
         max_ms=ranked[-1] if ranked else math.nan,
         p50_first_third_ms=p50_first,
         p50_last_third_ms=p50_last,
