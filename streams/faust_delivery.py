@@ -26,9 +26,16 @@ faust that calls it otherwise, `wait_first` runs as faust wrote it. bench/consum
   records never processed (below); `BusConsumer` commits differently. With both on the
   workers, the fault suite passed twice in a row, then in a third run `sink-and-sync-killed`
   left `identity.events.v1[1]` of the population sync unconsumed (1,409 records, no offset
-  ever committed) for eight minutes, both workers idle. Not understood yet; a partition
-  that stays paused after the rebalance (faust's `_buffered_partitions` or
-  `_paused_partitions`) is the first suspect.
+  ever committed) for eight minutes, both workers idle.
+- 2026-12-08 (eighth session), the cause, found with a periodic dump of the consumer's state in
+  two failing runs of that scenario: the partition was newly assigned, had no committed offset,
+  and aiokafka's position stood at its end while faust had delivered none of it. faust takes
+  records of a newly assigned partition from aiokafka while the flow is still stopped by the
+  rebalance, drops them, and counts on its seek to the committed offsets to read them again;
+  aiokafka's `seek_to_committed` leaves a partition without a committed offset where its
+  fetcher got to. `BusConsumer.perform_seek` now seeks such a partition to its earliest
+  offset (where the group's `auto.offset.reset` starts it). Six runs of the scenario in a row
+  passed with the fix.
 
 **Commits.** `BusConsumer` (faust's own delivery) and `LeanConsumer` (the lean one) replace how
 faust decides which offsets may be committed. faust counts as done, besides the records an
@@ -43,8 +50,9 @@ to the agent, then committed past during the revocation). `BusConsumer` counts o
 acknowledgements of the current group generation, of records the agent acknowledged after its
 work (`streams.batching.ack_events` marks them) or taken while the flow ran, and commits only
 a run of them contiguous from where the partition was sought to (its committed offset, else
-its earliest). A partition whose next record never comes while later ones are processed is
-sought back to it, to be read again instead of staying at a lag. `raw_faust_app` builds
+its earliest, where a partition without a committed offset is also sought to). A partition
+whose next record never comes while later ones are processed is sought back to it, to be read
+again instead of staying at a lag. `raw_faust_app` builds
 `LeanConsumer` for `lean=True`; `bus_app` builds an app with `BusConsumer`.
 
 **Limits.** Offsets are taken to be dense: no faust agent of the bus reads a compacted topic or
@@ -199,6 +207,12 @@ class BusConsumer(FetchWaitConsumer):
             else:
                 for tp in unknown:
                     starts[tp] = earliest.get(tp)
+                    start = starts[tp]
+                    if start is not None:
+                        # aiokafka's seek to the committed offset leaves a partition without
+                        # one where its fetcher got to: records faust took from it and dropped
+                        # (fetched while the flow was stopped) would never come again
+                        await self.seek(tp, start)
         with ack_lock:
             for tp in list(self._next_commit):
                 if tp not in assignment:

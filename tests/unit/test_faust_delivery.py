@@ -299,3 +299,32 @@ async def test_a_head_deleted_unread_is_committed_past_not_sought_forever(bus: B
     await bus._read_head_again(PARTITION, 10)
     assert sought == []
     assert bus._new_offset(PARTITION) == 27
+
+
+async def test_a_partition_without_a_committed_offset_is_sought_to_its_earliest(
+    bus: BusConsumer,
+) -> None:
+    """aiokafka's seek to the committed offset leaves such a partition where its fetcher got
+    to; records faust took from it and dropped (fetched while the flow was stopped, before
+    its seek) would never come again. Two cluster-fault runs with the lean consumer lost a
+    whole partition that way."""
+    other = TP(PARTITION.topic, PARTITION.partition + 1)
+    sought: list[tuple[Any, int]] = []
+
+    async def committed() -> dict[Any, int | None]:
+        return {PARTITION: 7, other: None}
+
+    async def earliest(*tps: Any) -> dict[Any, int]:
+        assert tps == (other,)
+        return {other: 3}
+
+    async def seek(tp: Any, offset: int) -> None:
+        sought.append((tp, offset))
+
+    bus.seek_to_committed = committed  # type: ignore[method-assign,assignment]
+    bus.assignment = lambda: {PARTITION, other}  # type: ignore[method-assign]
+    bus.earliest_offsets = earliest  # type: ignore[method-assign]
+    bus.seek = seek  # type: ignore[method-assign,assignment]
+    await bus.perform_seek()
+    assert sought == [(other, 3)]
+    assert bus._next_commit == {PARTITION: 7, other: 3}
