@@ -15,14 +15,14 @@ METADATA_MAX_AGE_MS = 15_000
 
 
 def raw_faust_app(
-    group: str, bootstrap_servers: str, *, batch_size: int, lean: bool = False, **overrides: Any
+    group: str, bootstrap_servers: str, *, batch_size: int, lean: bool = True, **overrides: Any
 ) -> faust.App:
     """A `faust.App` for consumer group `group` on the `kafka://` (aiokafka) driver; `overrides`
     are further faust settings (e.g. a shorter `broker_session_timeout`). Its consumer fetches
-    with `streams.faust_fetch.FETCH_MAX_WAIT_MS`, not faust's 1.5 s. The workers (`lean=False`)
-    keep faust's own delivery and commits. `lean=True` (bench/consume, bench/rebalance_churn):
-    `streams.faust_delivery.LeanConsumer`, the lean delivery with the commits of `BusConsumer`;
-    a cluster-fault run with it on the workers stalled a partition (see that module)."""
+    with `streams.faust_fetch.FETCH_MAX_WAIT_MS`, not faust's 1.5 s. The workers (`lean=True`)
+    use `streams.faust_delivery.LeanConsumer`: the lean delivery with the commits of
+    `BusConsumer`. `lean=False` (bench/consume, bench/rebalance_churn, as the baseline): faust's
+    own delivery and commits."""
     from databus.security.client import KafkaSecurity, check_login
     from streams.faust_delivery import lean_app
     from streams.faust_fetch import fetch_wait_app

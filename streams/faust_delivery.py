@@ -16,7 +16,8 @@ faust that calls it otherwise, `wait_first` runs as faust wrote it. bench/consum
 70 µs per record with the change.
 
 `lean_app` builds the `faust.App` whose consumer is a `LeanConsumer`, with the commits of
-`BusConsumer` (below). **Not used by the workers** (`raw_faust_app(lean=False)`, the default):
+`BusConsumer` (below): the workers' consumer (`raw_faust_app`, `lean=True` by default) since
+the eighth session. How it got there:
 
 - 2026-12-07: a clean-clone CI run with the lean delivery (faust's commits) failed two
   cluster-fault scenarios (tests/integration/test_cluster_faults.py): a sector row missing after
@@ -35,7 +36,7 @@ faust that calls it otherwise, `wait_first` runs as faust wrote it. bench/consum
   aiokafka's `seek_to_committed` leaves a partition without a committed offset where its
   fetcher got to. `BusConsumer.perform_seek` now seeks such a partition to its earliest
   offset (where the group's `auto.offset.reset` starts it). Six runs of the scenario in a row
-  passed with the fix.
+  passed with the fix; the workers use the lean consumer again.
 
 **Commits.** `BusConsumer` (faust's own delivery) and `LeanConsumer` (the lean one) replace how
 faust decides which offsets may be committed. faust counts as done, besides the records an
@@ -53,7 +54,7 @@ a run of them contiguous from where the partition was sought to (its committed o
 its earliest, where a partition without a committed offset is also sought to). A partition
 whose next record never comes while later ones are processed is sought back to it, to be read
 again instead of staying at a lag. `raw_faust_app` builds
-`LeanConsumer` for `lean=True`; `bus_app` builds an app with `BusConsumer`.
+`LeanConsumer` (unless `lean=False`); `bus_app` builds an app with `BusConsumer`.
 
 **Limits.** Offsets are taken to be dense: no faust agent of the bus reads a compacted topic or
 one written in transactions (control records take offsets), where holes are normal and the

@@ -127,14 +127,14 @@ async def test_any_other_wait_is_faust_own(
     assert len(faust_waits) == 2 and ran == []
 
 
-def test_the_workers_keep_faust_own_delivery_and_the_benches_can_opt_in() -> None:
-    """The lean consumer (with the bus's commits) is not on the workers: a cluster-fault run
-    with it stalled a partition (see `streams.faust_delivery`)."""
+def test_the_workers_use_the_lean_consumer_and_the_benches_can_opt_out() -> None:
+    """The workers deliver without faust's four tasks per record and commit as the bus does;
+    faust's own consumer stays available as the benches' baseline."""
     workers = raw_faust_app("g", "127.0.0.1:9", batch_size=10).consumer
-    assert not isinstance(workers, BusConsumer)
-    lean = raw_faust_app("g", "127.0.0.1:9", batch_size=10, lean=True).consumer
-    assert isinstance(lean, LeanConsumer)
-    assert isinstance(lean, BusConsumer)
+    assert isinstance(workers, LeanConsumer)
+    assert isinstance(workers, BusConsumer)
+    own = raw_faust_app("g", "127.0.0.1:9", batch_size=10, lean=False).consumer
+    assert not isinstance(own, BusConsumer)
 
 
 # ------------------------------------------------------------------------ commits
