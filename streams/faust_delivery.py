@@ -16,27 +16,12 @@ faust that calls it otherwise, `wait_first` runs as faust wrote it. bench/consum
 70 µs per record with the change.
 
 `lean_app` builds the `faust.App` whose consumer is a `LeanConsumer`, with the commits of
-`BusConsumer` (below): the workers' consumer (`raw_faust_app`, `lean=True` by default) since
-the eighth session. How it got there:
-
-- 2026-12-07: a clean-clone CI run with the lean delivery (faust's commits) failed two
-  cluster-fault scenarios (tests/integration/test_cluster_faults.py): a sector row missing after
-  a leader was killed, and one record of a source partition left unconsumed (lag 1) after the
-  sink and a population sync were killed. The run before passed all five.
-- 2026-12-08: bench/rebalance_churn showed faust's own offset bookkeeping committing past
-  records never processed (below); `BusConsumer` commits differently. With both on the
-  workers, the fault suite passed twice in a row, then in a third run `sink-and-sync-killed`
-  left `identity.events.v1[1]` of the population sync unconsumed (1,409 records, no offset
-  ever committed) for eight minutes, both workers idle.
-- 2026-12-08 (eighth session), the cause, found with a periodic dump of the consumer's state in
-  two failing runs of that scenario: the partition was newly assigned, had no committed offset,
-  and aiokafka's position stood at its end while faust had delivered none of it. faust takes
-  records of a newly assigned partition from aiokafka while the flow is still stopped by the
-  rebalance, drops them, and counts on its seek to the committed offsets to read them again;
-  aiokafka's `seek_to_committed` leaves a partition without a committed offset where its
-  fetcher got to. `BusConsumer.perform_seek` now seeks such a partition to its earliest
-  offset (where the group's `auto.offset.reset` starts it). Six runs of the scenario in a row
-  passed with the fix; the workers use the lean consumer again.
+`BusConsumer` (below): the workers' consumer (`raw_faust_app`, `lean=True` by default). It was
+off the workers for two sessions while two faults in faust's bookkeeping, not in the delivery,
+were found (docs/architecture.md, docs/benchmarks.md): the commits below, and a newly assigned
+partition without a committed offset left unread (faust drops records it fetched while a
+rebalance stopped the flow and relies on a seek to the committed offset that aiokafka skips for
+such a partition; `perform_seek` below).
 
 **Commits.** `BusConsumer` (faust's own delivery) and `LeanConsumer` (the lean one) replace how
 faust decides which offsets may be committed. faust counts as done, besides the records an
@@ -53,8 +38,8 @@ work (`streams.batching.ack_events` marks them) or taken while the flow ran, and
 a run of them contiguous from where the partition was sought to (its committed offset, else
 its earliest, where a partition without a committed offset is also sought to). A partition
 whose next record never comes while later ones are processed is sought back to it, to be read
-again instead of staying at a lag. `raw_faust_app` builds
-`LeanConsumer` (unless `lean=False`); `bus_app` builds an app with `BusConsumer`.
+again instead of staying at a lag. `raw_faust_app` builds `LeanConsumer` (unless
+`lean=False`); `bus_app` builds an app with `BusConsumer`.
 
 **Limits.** Offsets are taken to be dense: no faust agent of the bus reads a compacted topic or
 one written in transactions (control records take offsets), where holes are normal and the
@@ -192,7 +177,9 @@ class BusConsumer(FetchWaitConsumer):
     # --------------------------------------------------------------- where a run starts
 
     async def perform_seek(self) -> None:
-        """faust's seek to the committed offsets, starting a new run per partition there."""
+        """faust's seek to the committed offsets, starting a new run per partition there; a
+        partition without a committed offset is sought to its earliest (aiokafka's seek leaves
+        it where its fetcher got to, past records faust took and dropped)."""
         await super().perform_seek()
         assignment = set(self.assignment())
         starts: dict[Any, int | None] = {}
@@ -207,12 +194,8 @@ class BusConsumer(FetchWaitConsumer):
                 log.warning("earliest offsets unavailable (%r)", error)
             else:
                 for tp in unknown:
-                    starts[tp] = earliest.get(tp)
-                    start = starts[tp]
+                    start = starts[tp] = earliest.get(tp)
                     if start is not None:
-                        # aiokafka's seek to the committed offset leaves a partition without
-                        # one where its fetcher got to: records faust took from it and dropped
-                        # (fetched while the flow was stopped) would never come again
                         await self.seek(tp, start)
         with ack_lock:
             for tp in list(self._next_commit):
